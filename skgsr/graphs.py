@@ -20,6 +20,7 @@ __all__ = [
     "GRAPH_NAMES",
     "LAPLACIAN_KINDS",
     "check_adjacency",
+    "coactivation_graph",
     "infer_grid_shape",
     "laplacian",
     "make_graph",
@@ -148,7 +149,7 @@ def resolve_graph_shape(name, shape):
         h, w = hw if hw is not None else (1, n)
         if w & (w + 1):
             raise ValueError(
-                f"A balanced binary tree has 2**k - 1 nodes (1, 3, 7, 15, 31, 63, ...); "
+                "A balanced binary tree has 2**k - 1 nodes (1, 3, 7, 15, 31, ...); "
                 f"got {w} nodes per tree. Pass graph_shape=(n_trees, 2**k - 1)."
             )
         return (h, w)
@@ -432,3 +433,61 @@ def laplacian(adjacency, kind="combinatorial"):
     L.eliminate_zeros()
     L.sort_indices()
     return L
+
+
+# --------------------------------------------------------------------------- #
+# Learned (co-activation) graphs
+# --------------------------------------------------------------------------- #
+def coactivation_graph(activations, n_neighbors=5, kernel="binary"):
+    """Symmetric kNN graph over neurons from their co-activations.
+
+    Each neuron is a point whose coordinates are its activations over the
+    samples (a column of ``activations``); every neuron is joined to its
+    ``n_neighbors`` nearest neurons (Euclidean distance) and the graph is
+    symmetrized with the maximum, :math:`A = \\max(K, K^T)`.
+
+    Parameters
+    ----------
+    activations : array-like of shape (n_samples, n_neurons)
+        Activations of the structured layer.
+    n_neighbors : int, default=5
+        Neighbours per neuron; must be smaller than ``n_neurons``.
+    kernel : {"binary", "gaussian"}, default="binary"
+        ``"binary"``: unit weights. ``"gaussian"``: :math:`\\exp(-d_{ij}^2 /
+        (\\sigma_i \\sigma_j))` with the adaptive bandwidth :math:`\\sigma_i` the
+        distance from neuron ``i`` to its ``n_neighbors``-th neighbour.
+
+    Returns
+    -------
+    adjacency : scipy.sparse.csr_array of shape (n_neurons, n_neurons)
+        Symmetric, non-negative, zero diagonal.
+    """
+    from sklearn.neighbors import kneighbors_graph
+
+    points = np.asarray(activations, dtype=np.float64).T
+    n_neurons = points.shape[0]
+    if not 1 <= n_neighbors < n_neurons:
+        raise ValueError(
+            f"n_neighbors={n_neighbors} must be between 1 and n_neurons - 1 = "
+            f"{n_neurons - 1} (each neuron is joined to its nearest other neurons)."
+        )
+    if kernel not in ("binary", "gaussian"):
+        raise ValueError(f"Unknown kernel {kernel!r}; use 'binary' or 'gaussian'.")
+    if kernel == "binary":
+        knn = sp.csr_array(
+            kneighbors_graph(
+                points, n_neighbors, mode="connectivity", include_self=False
+            )
+        )
+    else:
+        distances = sp.csr_array(
+            kneighbors_graph(points, n_neighbors, mode="distance", include_self=False)
+        )
+        sigma = distances.max(axis=1).toarray().ravel()
+        sigma[sigma <= 0] = 1.0  # a neuron identical to all its neighbours
+        rows = np.repeat(np.arange(n_neurons), np.diff(distances.indptr))
+        cols = distances.indices
+        weights = np.exp(-(distances.data**2) / (sigma[rows] * sigma[cols]))
+        knn = sp.csr_array((weights, (rows, cols)), shape=(n_neurons, n_neurons))
+    adjacency = knn.maximum(knn.T)
+    return check_adjacency(adjacency)

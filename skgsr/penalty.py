@@ -193,8 +193,7 @@ default="laplacian"
             )
         if laplacian not in graphs.LAPLACIAN_KINDS:
             raise ValueError(
-                f"Unknown laplacian {laplacian!r}; use 'combinatorial' or "
-                "'normalized'."
+                f"Unknown laplacian {laplacian!r}; use 'combinatorial' or 'normalized'."
             )
         if method not in _METHODS:
             raise ValueError(
@@ -231,7 +230,10 @@ default="laplacian"
         adjacency = graphs.check_adjacency(adjacency)
         L = graphs.laplacian(adjacency, self.laplacian)
         self.n_nodes = L.shape[0]
-        quadratic = not callable(self.filter) and self.filter in ("laplacian", "rayleigh")
+        quadratic = not callable(self.filter) and self.filter in (
+            "laplacian",
+            "rayleigh",
+        )
         if quadratic:
             self.lmax = float(lmax) if lmax is not None else None
             self.spectral_filter = resolve_filter(self.filter, self.scale, 1.0)

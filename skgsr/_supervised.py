@@ -1,0 +1,430 @@
+"""GSRClassifier and GSRRegressor: supervised networks with a structured layer."""
+
+import numpy as np
+from sklearn.base import (
+    ClassifierMixin,
+    ClassNamePrefixFeaturesOutMixin,
+    RegressorMixin,
+    _fit_context,
+)
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import column_or_1d, validate_data
+from torch import nn
+from torch.nn import functional as F
+
+from ._base import _COMMON_PARAMETERS_DOC, _FITTED_ATTRIBUTES_DOC, BaseGSR
+from ._network import ConvHead
+
+__all__ = ["GSRClassifier", "GSRRegressor"]
+
+_HEAD_DOC = """
+    head : {"dense", "conv"}, default="dense"
+        Read-out from the structured layer: a linear layer, or a small CNN over
+        the layer reshaped to its ``graph_shape_`` grid (the papers' "convolution on
+        the grid"; only for ``graph="grid"`` or ``"torus"``).
+"""
+
+_GRID_GRAPHS = ("grid", "torus")
+
+
+class _SupervisedGSR(BaseGSR):
+    """A structured layer followed by a dense or convolutional head."""
+
+    _parameter_constraints = {
+        **BaseGSR._parameter_constraints,
+        "head": [StrOptions({"dense", "conv"})],
+    }
+    _default_embedding_activation = "activation"
+
+    def __init__(
+        self,
+        n_components=64,
+        *,
+        hidden_layer_sizes=(128,),
+        graph="grid",
+        graph_shape=None,
+        filter="laplacian",
+        alpha=1e-3,
+        laplacian="auto",
+        filter_scale=None,
+        filter_method="auto",
+        filter_order=30,
+        n_neighbors=5,
+        graph_warmup=10,
+        graph_update_interval=5,
+        graph_n_samples=1000,
+        graph_kernel="binary",
+        activation="relu",
+        embedding_activation="auto",
+        head="dense",
+        solver="adam",
+        learning_rate_init=1e-3,
+        batch_size="auto",
+        max_iter=200,
+        tol=1e-4,
+        n_iter_no_change=10,
+        early_stopping=False,
+        validation_fraction=0.1,
+        weight_decay=0.0,
+        warm_start=False,
+        random_state=None,
+        verbose=0,
+        device="auto",
+    ):
+        super().__init__(
+            n_components,
+            hidden_layer_sizes=hidden_layer_sizes,
+            graph=graph,
+            graph_shape=graph_shape,
+            filter=filter,
+            alpha=alpha,
+            laplacian=laplacian,
+            filter_scale=filter_scale,
+            filter_method=filter_method,
+            filter_order=filter_order,
+            n_neighbors=n_neighbors,
+            graph_warmup=graph_warmup,
+            graph_update_interval=graph_update_interval,
+            graph_n_samples=graph_n_samples,
+            graph_kernel=graph_kernel,
+            activation=activation,
+            embedding_activation=embedding_activation,
+            solver=solver,
+            learning_rate_init=learning_rate_init,
+            batch_size=batch_size,
+            max_iter=max_iter,
+            tol=tol,
+            n_iter_no_change=n_iter_no_change,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            weight_decay=weight_decay,
+            warm_start=warm_start,
+            random_state=random_state,
+            verbose=verbose,
+            device=device,
+        )
+        self.head = head
+
+    def _build_head(self, n_features, n_outputs, graph_shape):
+        if self.head == "dense":
+            return nn.Linear(self.n_components, n_outputs)
+        if not (isinstance(self.graph, str) and self.graph in _GRID_GRAPHS):
+            graph = self.graph if isinstance(self.graph, str) else "a given adjacency"
+            raise ValueError(
+                f"head='conv' convolves the structured layer as an image, so it needs "
+                f"graph='grid' or graph='torus'; got graph={graph!r}. Use "
+                "head='dense' for other graphs."
+            )
+        return ConvHead(
+            graph_shape, n_outputs, self.activation, periodic=self.graph == "torus"
+        )
+
+    def _validate_xy(self, X, y, reset, **kwargs):
+        return validate_data(
+            self,
+            X,
+            y,
+            accept_sparse=("csr", "csc", "coo"),
+            dtype=(np.float32, np.float64),
+            reset=reset,
+            **kwargs,
+        )
+
+
+class GSRClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, _SupervisedGSR):
+    __doc__ = (
+        """Classifier whose hidden layer is a graph-structured activation map.
+
+    An MLP maps the input to a structured layer of ``n_components`` neurons, one
+    per node of ``graph``, followed by a dense or convolutional head producing the
+    class logits. The loss is the cross-entropy plus ``alpha`` times the graph
+    penalty of the structured layer, so that :meth:`transform` gives activation
+    maps (``transform(X).reshape(-1, *graph_shape_)``) that are smooth or
+    localized on the graph.
+
+    Parameters
+    ----------"""
+        + _COMMON_PARAMETERS_DOC
+        + _HEAD_DOC
+        + """
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels (any sortable type, strings included)."""
+        + _FITTED_ATTRIBUTES_DOC
+        + """
+    See Also
+    --------
+    GSRAutoencoder : The same structured layer in an autoencoder.
+    GSRRegressor : The same structured layer trained for regression.
+    sklearn.neural_network.MLPClassifier : An unstructured MLP classifier.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from skgsr import GSRClassifier
+    >>> X, y = load_digits(return_X_y=True)
+    >>> clf = GSRClassifier(max_iter=20, random_state=0).fit(X / 16.0, y)
+    >>> clf.transform(X[:3] / 16.0).shape
+    (3, 64)
+    >>> clf.score(X / 16.0, y) > 0.9
+    True
+    """
+    )
+
+    _supports_early_stopping_stratify = True
+
+    def _validate_fit_data(self, X, y, reset):
+        X, y = self._validate_xy(X, y, reset)
+        y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        return X, y
+
+    def _encode_targets(self, y, incremental):
+        if incremental and hasattr(self, "classes_"):
+            unknown = np.setdiff1d(np.unique(y), self.classes_)
+            if unknown.size:
+                raise ValueError(
+                    f"y has labels {unknown.tolist()} that are not in classes_ "
+                    f"{self.classes_.tolist()} given at the first partial_fit."
+                )
+        elif incremental:
+            classes = self._partial_fit_classes
+            if classes is None:
+                raise ValueError(
+                    "classes must be passed on the first call to partial_fit (all "
+                    "labels that will ever appear), e.g. partial_fit(X, y, "
+                    "classes=np.unique(y_all))."
+                )
+            self.classes_ = np.unique(np.asarray(classes))
+            unknown = np.setdiff1d(np.unique(y), self.classes_)
+            if unknown.size:
+                raise ValueError(
+                    f"y has labels {unknown.tolist()} that are not in classes="
+                    f"{self.classes_.tolist()}."
+                )
+        else:
+            self.classes_ = np.unique(y)
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"Classifier can't train when only one class is present: y has the "
+                f"single class {self.classes_[0]!r}. A classifier needs at least two "
+                "classes."
+            )
+        return np.searchsorted(self.classes_, y).astype(np.int64)
+
+    def _n_outputs(self, X, y):
+        return len(self.classes_)
+
+    def _task_loss(self, output, target, x):
+        return F.cross_entropy(output, target, reduction="none")
+
+    def _validation_score(self, module, X, y, sample_weight=None):
+        logits = self._predict_outputs(module, X, next(module.parameters()).device)
+        return accuracy_score(
+            y, logits.argmax(dim=1).numpy(), sample_weight=sample_weight
+        )
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Train the classifier.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data (float32 inside; sparse X is densified per batch).
+        y : array-like of shape (n_samples,)
+            Class labels of any sortable type.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the samples in the loss and the penalty.
+
+        Returns
+        -------
+        self : GSRClassifier
+        """
+        return self._fit(X, y, sample_weight)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """One epoch over (X, y), starting from the current weights if fitted.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        classes : array-like of shape (n_classes,), default=None
+            All the labels; required on the first call, ignored afterwards.
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : GSRClassifier
+        """
+        self._partial_fit_classes = classes
+        try:
+            return self._fit(X, y, sample_weight, incremental=True)
+        finally:
+            del self._partial_fit_classes
+
+    def predict_proba(self, X):
+        """Class probabilities (softmax of the logits).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Columns in the order of ``classes_``.
+        """
+        X = self._check_fitted_input(X)
+        return self._outputs(X).double().softmax(dim=1).numpy()
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`, computed stably.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+        """
+        X = self._check_fitted_input(X)
+        return self._outputs(X).double().log_softmax(dim=1).numpy()
+
+    def predict(self, X):
+        """Most probable class of each sample.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+        """
+        X = self._check_fitted_input(X)
+        return self.classes_[self._outputs(X).argmax(dim=1).numpy()]
+
+
+class GSRRegressor(ClassNamePrefixFeaturesOutMixin, RegressorMixin, _SupervisedGSR):
+    __doc__ = (
+        """Regressor whose hidden layer is a graph-structured activation map.
+
+    The body of :class:`GSRClassifier` with a mean-squared-error loss and one
+    output per target (single or multi-output ``y``).
+
+    Parameters
+    ----------"""
+        + _COMMON_PARAMETERS_DOC
+        + _HEAD_DOC
+        + """
+    Attributes
+    ----------"""
+        + _FITTED_ATTRIBUTES_DOC
+        + """
+    See Also
+    --------
+    GSRClassifier : The same structured layer trained for classification.
+    sklearn.neural_network.MLPRegressor : An unstructured MLP regressor.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skgsr import GSRRegressor
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.normal(size=(200, 5))
+    >>> y = X @ rng.normal(size=5)
+    >>> reg = GSRRegressor(n_components=16, random_state=0).fit(X, y)
+    >>> reg.predict(X).shape, reg.score(X, y) > 0.9
+    ((200,), True)
+    """
+    )
+
+    def _validate_fit_data(self, X, y, reset):
+        X, y = self._validate_xy(X, y, reset, multi_output=True, y_numeric=True)
+        n_outputs = 1 if y.ndim == 1 else y.shape[1]
+        if reset:
+            self.n_outputs_ = n_outputs
+            self._y_ndim = y.ndim
+        elif n_outputs != self.n_outputs_:
+            raise ValueError(
+                f"y has {n_outputs} target(s) but the estimator was fitted on "
+                f"{self.n_outputs_}."
+            )
+        return X, y
+
+    def _encode_targets(self, y, incremental):
+        return np.asarray(y, dtype=np.float32).reshape(len(y), -1)
+
+    def _n_outputs(self, X, y):
+        return y.shape[1]
+
+    def _task_loss(self, output, target, x):
+        return ((output - target) ** 2).mean(dim=1)
+
+    def _validation_score(self, module, X, y, sample_weight=None):
+        outputs = self._predict_outputs(module, X, next(module.parameters()).device)
+        return r2_score(y, outputs.double().numpy(), sample_weight=sample_weight)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Train the regressor.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data (float32 inside; sparse X is densified per batch).
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            Targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the samples in the loss and the penalty.
+
+        Returns
+        -------
+        self : GSRRegressor
+        """
+        return self._fit(X, y, sample_weight)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """One epoch over (X, y), starting from the current weights if fitted.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : GSRRegressor
+        """
+        return self._fit(X, y, sample_weight, incremental=True)
+
+    def predict(self, X):
+        """Predicted targets.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_targets)
+            1-D when the model was fitted on a 1-D ``y``.
+        """
+        X = self._check_fitted_input(X)
+        outputs = self._outputs(X).double().numpy()
+        return outputs.ravel() if self._y_ndim == 1 else outputs
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        tags.target_tags.single_output = True
+        return tags
