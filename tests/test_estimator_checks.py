@@ -8,9 +8,9 @@ from skgsr import GSRAutoencoder, GSRClassifier, GSRRegressor
 # Each entry is a check that cannot apply, with the reason beside it.
 _SAMPLE_WEIGHT_REASON = (
     "Training runs in float32 by design: a fit with integer sample weights and a fit "
-    "on the correspondingly repeated rows agree to ~1e-5 relative (measured), not the "
-    "check's rtol=1e-7; and as soon as there is more than one minibatch, repeating "
-    "rows changes the batches, so the stochastic fits differ."
+    "on the correspondingly repeated rows agree to ~1e-4 relative (measured: 7e-5), "
+    "not the check's rtol=1e-7; and as soon as there is more than one minibatch, "
+    "repeating rows changes the batches, so the stochastic fits differ."
 )
 EXPECTED_FAILED_CHECKS = {
     "check_sample_weight_equivalence_on_dense_data": _SAMPLE_WEIGHT_REASON,
