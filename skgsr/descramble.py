@@ -395,27 +395,53 @@ def _swap_deltas(L, Ldense, M):
     ) + (Ld[:, None] - Ld[None, :]) * (Md[None, :] - Md[:, None])
 
 
-def _swap_search(C, L, Ldense, perm):
-    """Best-improvement pairwise-swap local search from ``perm``.
+def _tabu_search(C, L, Ldense, perm, n_iter, rng):
+    """Robust tabu search over pairwise swaps (Taillard, 1991) from ``perm``.
 
-    Swaps the two nodes' neurons that lower the objective most until no swap
-    lowers it: a 2-swap local optimum. scipy's ``method="2opt"`` does the same
-    first-improvement, but recomputes the O(n^2) objective for every candidate
-    swap and rescans from the start after each: 3-5 s per start on a 64-node
-    grid (measured), against tens of ms here with all deltas from two products.
+    Each iteration makes the best swap of two nodes' neurons that is not tabu,
+    even if it raises the objective, so that the search leaves local optima;
+    moving a neuron back to a node it just left is tabu for a random tenure of
+    about ``n`` iterations, unless it would beat the best objective found
+    (aspiration). All swap deltas come from two matrix products
+    (:func:`_swap_deltas`), O(n |E| + n^2) per iteration. Returns the best
+    permutation seen.
+
+    Why not FAQ alone, or scipy's ``method="2opt"``: a pure descent over swaps
+    stops in local optima that cut a 1-D order into shifted segments (on 12
+    neurons with bumps along a line, scrambled: objective 0.742 against 0.627
+    for the true order, which tabu search recovers in 1200 iterations); scipy's
+    2-opt is such a descent, and recomputes the O(n^2) objective for every
+    candidate swap (3-5 s per start on a 64-node grid, measured).
     """
+    n = perm.shape[0]
     perm = perm.copy()
-    scale = max(1.0, float(np.abs(C).max() * abs(L).sum()))
-    while True:
-        deltas = _swap_deltas(L, Ldense, C[np.ix_(perm, perm)])
-        a, b = np.unravel_index(np.argmin(deltas), deltas.shape)
-        if deltas[a, b] >= -1e-12 * scale:
-            return perm
+    value = float(np.sum(Ldense * C[np.ix_(perm, perm)]))
+    best, best_value = perm.copy(), value
+    tol = 1e-12 * max(1.0, abs(value))
+    rows, cols = np.triu_indices(n, 1)
+    tabu_until = np.zeros((n, n), dtype=np.int64)  # [node, neuron]
+    low, high = max(1, int(0.9 * n)), int(1.1 * n) + 1
+    for it in range(1, n_iter + 1):
+        deltas = _swap_deltas(L, Ldense, C[np.ix_(perm, perm)])[rows, cols]
+        tabu = (tabu_until[rows, perm[cols]] >= it) & (
+            tabu_until[cols, perm[rows]] >= it
+        )
+        allowed = ~tabu | (value + deltas < best_value - tol)
+        if not allowed.any():
+            continue
+        k = np.flatnonzero(allowed)[np.argmin(deltas[allowed])]
+        a, b = rows[k], cols[k]
+        tabu_until[a, perm[a]] = it + rng.randint(low, high)
+        tabu_until[b, perm[b]] = it + rng.randint(low, high)
         perm[a], perm[b] = perm[b], perm[a]
+        value += deltas[k]
+        if value < best_value - tol:
+            best, best_value = perm.copy(), value
+    return best
 
 
-def _qap(C, L, n_init, random_state):
-    """FAQ from several starts, each polished by swaps; the best result.
+def _qap(C, L, n_init, n_iter, random_state):
+    """FAQ from several starts, then tabu search from the best.
 
     Starts: the orthostochastic matrix ``P* o P*`` of the orthogonal descrambler
     (doubly stochastic since ``P*`` is orthogonal, it carries the spectral
@@ -428,10 +454,10 @@ def _qap(C, L, n_init, random_state):
     barycentre, so FAQ stops after one step wherever its first linear assignment
     lands (measured: no better than a random permutation); the traceless shift
     makes it indefinite, the relaxation FAQ is designed for. FAQ's rounded
-    solution is then not even swap-optimal (on scrambled smooth 8x8 grid maps,
-    measured objective 25.1-25.8 after FAQ, 23.3-23.9 after the swap search, with
-    the generating arrangement at 22.1 and the orthogonal bound at 19.2), hence
-    the polish.
+    solutions are then not even swap-optimal, hence the tabu search: on
+    scrambled smooth signals on an 8x8 grid (generating arrangement: 22.09,
+    orthogonal bound 19.19), FAQ alone reached 24.6-25.8, FAQ then a swap
+    descent 23.2-23.9, FAQ then 1280 tabu iterations 22.36.
     """
     rng = check_random_state(random_state)
     n = L.shape[0]
@@ -447,11 +473,9 @@ def _qap(C, L, n_init, random_state):
         result = quadratic_assignment(
             shifted, C, method="faq", options={"P0": P0, "rng": seed}
         )
-        perm = _swap_search(C, L, Ldense, np.asarray(result.col_ind, dtype=np.intp))
-        value = float(np.sum(Ldense * C[np.ix_(perm, perm)]))
-        if value < best_value:
-            best, best_value = perm, value
-    return best
+        if result.fun < best_value:
+            best, best_value = np.asarray(result.col_ind, dtype=np.intp), result.fun
+    return _tabu_search(C, L, Ldense, best, n_iter, rng)
 
 
 def permutation_descrambler(
@@ -462,6 +486,7 @@ def permutation_descrambler(
     *,
     laplacian="combinatorial",
     n_init=8,
+    n_iter=1000,
 ):
     """Best reordering of the neurons on the graph (quadratic assignment).
 
@@ -477,8 +502,10 @@ def permutation_descrambler(
     Above, :func:`scipy.optimize.quadratic_assignment` (method ``"faq"``) runs
     from ``n_init + 2`` starts — the orthostochastic matrix ``P* o P*`` of the
     orthogonal descrambler, the barycentre and ``n_init`` random doubly
-    stochastic matrices — and keeps the best; the result is a local optimum,
-    never below :func:`descrambling_bound`.
+    stochastic matrices — and the best is improved by ``n_iter`` iterations of
+    tabu search over pairwise swaps. The result is a heuristic solution of an
+    NP-hard problem, never below :func:`descrambling_bound`; the search costs
+    O(n |E| + n^2) per tabu iteration (about 0.7 ms for 64 neurons).
 
     Parameters
     ----------
@@ -494,11 +521,15 @@ def permutation_descrambler(
         :func:`skgsr.metrics.smoothness_score` (whose denominator does not
         depend on the order of the neurons).
     random_state : int, RandomState instance or None, default=None
-        Seeds the random FAQ starts (unused by the exact enumeration).
+        Seeds the random FAQ starts and tabu tenures (unused by the exact
+        enumeration).
     laplacian : {"combinatorial", "normalized"}, default="combinatorial"
         Kind of Laplacian ``L``.
     n_init : int, default=8
         Random FAQ restarts above :data:`EXACT_MAX_NODES` neurons.
+    n_iter : int, default=1000
+        Tabu-search iterations above :data:`EXACT_MAX_NODES` neurons (0: FAQ
+        only).
 
     Returns
     -------
@@ -521,16 +552,17 @@ def permutation_descrambler(
     True
     """
     C, L = _problem(activations, graph, center, laplacian, dense=False)
-    if (
-        isinstance(n_init, bool)
-        or not isinstance(n_init, int | np.integer)
-        or n_init < 0
-    ):
-        raise ValueError(f"n_init must be a non-negative integer, got {n_init!r}.")
+    for name, value in (("n_init", n_init), ("n_iter", n_iter)):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | np.integer)
+            or value < 0
+        ):
+            raise ValueError(f"{name} must be a non-negative integer, got {value!r}.")
     n = L.shape[0]
     if n <= EXACT_MAX_NODES:
         return _enumerate(C, L.toarray())
-    return _qap(C, L, int(n_init), random_state)
+    return _qap(C, L, int(n_init), int(n_iter), random_state)
 
 
 # --------------------------------------------------------------------------- #

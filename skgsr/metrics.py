@@ -345,8 +345,9 @@ def spatial_spread(Z, shape, *, periodic=False):
 
     Parameters
     ----------
-    Z : array-like of shape (n_samples, h * w), (n_samples, h, w) or (h * w,)
-        Activations, one map per sample.
+    Z : array-like of shape (n_samples, h * w), (n_samples, h, w), (h, w) or \
+(h * w,)
+        Activations, one map per sample (or a single map).
     shape : tuple of int
         ``(h, w)`` layout, e.g. an estimator's ``graph_shape_``.
     periodic : bool or tuple of bool, default=False
@@ -371,8 +372,8 @@ def spatial_spread(Z, shape, *, periodic=False):
     """
     h, w = (int(s) for s in shape)
     Z = np.asarray(Z)
-    if Z.ndim == 3:
-        Z = Z.reshape(Z.shape[0], -1)
+    if Z.ndim == 3 or (Z.ndim == 2 and Z.shape == (h, w)):
+        Z = Z.reshape(-1, h * w)  # maps, or a single (h, w) map
     Z = _check_signals(Z, h * w)
     if h * w < 2:
         raise ValueError(f"A spread needs at least 2 nodes; shape is {(h, w)}.")
