@@ -409,7 +409,7 @@ def _tabu_search(C, L, Ldense, perm, n_iter, rng):
     Why not FAQ alone, or scipy's ``method="2opt"``: a pure descent over swaps
     stops in local optima that cut a 1-D order into shifted segments (on 12
     neurons with bumps along a line, scrambled: objective 0.742 against 0.627
-    for the true order, which tabu search recovers in 1200 iterations); scipy's
+    for the true order, which the default 1000 tabu iterations recover); scipy's
     2-opt is such a descent, and recomputes the O(n^2) objective for every
     candidate swap (3-5 s per start on a 64-node grid, measured).
     """

@@ -177,6 +177,31 @@ def test_permutation_descrambler_never_below_the_orthogonal_bound(graph, center)
         assert value < descrambling_objective(np.arange(n), H, graph, center)
 
 
+def test_swap_deltas_against_recomputed_objectives():
+    """The closed-form change of the objective for every pairwise swap."""
+    import scipy.sparse as sp
+
+    from skgsr.descramble import _swap_deltas
+
+    W = random_weighted_graph(11, seed=9)
+    L = laplacian(W)
+    Ld = L.toarray()
+    L_weird = sp.csr_array(Ld + np.diag(np.arange(11.0)))  # unequal diagonal
+    H = correlated_activations(40, 11, seed=10, offset=1.0)
+    C = H.T @ H / 40
+    perm = np.random.RandomState(11).permutation(11)
+    for Lm in (L, L_weird):
+        dense = Lm.toarray()
+        base = np.sum(dense * C[np.ix_(perm, perm)])
+        deltas = _swap_deltas(Lm, dense, C[np.ix_(perm, perm)])
+        for a in range(11):
+            for b in range(11):
+                q = perm.copy()
+                q[a], q[b] = q[b], q[a]
+                change = np.sum(dense * C[np.ix_(q, q)]) - base
+                assert deltas[a, b] == pytest.approx(change, abs=1e-9)
+
+
 def test_permutation_descrambler_recovers_a_scrambled_line():
     """Bumps along a line of 12 neurons, scrambled: the order comes back.
 
