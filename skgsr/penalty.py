@@ -126,8 +126,11 @@ class GraphPenalty(nn.Module):
       (with :math:`L = D - A`, :math:`= \\sum_{i<j} A_{ij} (x_{bi} - x_{bj})^2`);
     - ``"rayleigh"``: :math:`\\mathrm{mean}_b\\, x_b^T L x_b / (x_b^T x_b + 10^{-12})`;
     - ``"heat"``: :math:`\\mathrm{mean}_b \\|(I - e^{-\\tau L}) x_b\\|_2^2`;
-    - ``"wavelet"``: :math:`\\mathrm{mean}_b \\sum_s \\|g_s(L) x_b\\|_1` with the
-      Mexican-hat kernel :math:`g_s(\\lambda) = s\\lambda e^{-s\\lambda}`;
+    - ``"wavelet"``: :math:`\\mathrm{mean}_b \\big(\\|h(L) x_b\\|_1 + \\sum_s
+      \\|g_s(L) x_b\\|_1\\big)`, the L1 norm of the spectral graph wavelet
+      coefficients: Mexican-hat kernels :math:`g_s(\\lambda) = s\\lambda
+      e^{-s\\lambda}` and the low-pass scaling function :math:`h(\\lambda) =
+      e^{-1-s_{max}\\lambda}` (:func:`skgsr.filters.wavelet_scaling_function`);
     - a callable ``g``: :math:`\\mathrm{mean}_b \\|g(L) x_b\\|_2^2`.
 
     Parameters

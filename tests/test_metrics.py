@@ -1,0 +1,368 @@
+"""Interpretability metrics against independent computations (skgsr.metrics)."""
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from skgsr.graphs import laplacian, make_graph
+from skgsr.metrics import (
+    dirichlet_energy,
+    module_recovery,
+    morans_i,
+    participation_ratio,
+    shuffled_dirichlet_energy,
+    smoothness_score,
+    spatial_spread,
+)
+
+
+def random_weighted_graph(n, density=0.4, seed=0):
+    rng = np.random.RandomState(seed)
+    W = rng.uniform(0.5, 2.0, size=(n, n)) * (rng.uniform(size=(n, n)) < density)
+    W = np.triu(W, 1)
+    return W + W.T
+
+
+def edge_sum_energy(Z, W):
+    """sum_{i<j} W_ij (z_i - z_j)^2 by loops over edges, averaged over samples."""
+    n = W.shape[0]
+    total = np.zeros(len(Z))
+    for i in range(n):
+        for j in range(i + 1, n):
+            total += W[i, j] * (Z[:, i] - Z[:, j]) ** 2
+    return total.mean()
+
+
+GRAPHS = {
+    "grid": lambda: make_graph("grid", (3, 4)).toarray(),
+    "ring": lambda: make_graph("ring", 9).toarray(),
+    "star": lambda: make_graph("star", 7).toarray(),
+    "weighted": lambda: random_weighted_graph(10),
+}
+
+
+# ------------------------------------------------------------ Dirichlet energy
+@pytest.mark.parametrize("graph", sorted(GRAPHS))
+def test_dirichlet_energy_is_the_edge_sum(graph):
+    W = GRAPHS[graph]()
+    Z = np.random.RandomState(1).normal(size=(7, W.shape[0]))
+    np.testing.assert_allclose(
+        dirichlet_energy(Z, W), edge_sum_energy(Z, W), rtol=1e-12
+    )
+    # the same graph given as scipy sparse and networkx
+    nx = pytest.importorskip("networkx")
+    assert dirichlet_energy(Z, sp.csr_array(W)) == pytest.approx(edge_sum_energy(Z, W))
+    G = nx.from_numpy_array(W)
+    assert dirichlet_energy(Z, G) == pytest.approx(edge_sum_energy(Z, W))
+
+
+def test_dirichlet_energy_normalized_laplacian():
+    W = random_weighted_graph(8, seed=3)
+    d = W.sum(axis=1)
+    Z = np.random.RandomState(2).normal(size=(5, 8))
+    # x^T (I - D^-1/2 A D^-1/2) x = sum_{i<j} A_ij (x_i/sqrt(d_i) - x_j/sqrt(d_j))^2
+    expected = edge_sum_energy(Z / np.sqrt(d), W)
+    got = dirichlet_energy(Z, W, laplacian="normalized")
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+
+def test_dirichlet_energy_scale_free_is_centred_rayleigh():
+    W = GRAPHS["grid"]()
+    rng = np.random.RandomState(4)
+    Z = rng.normal(size=(6, 12))
+    expected = np.mean(
+        [
+            edge_sum_energy(z[None], W) / np.sum((z - z.mean()) ** 2)
+            for z in Z  # per sample: energy / centred squared norm
+        ]
+    )
+    got = dirichlet_energy(Z, W, scale_free=True)
+    np.testing.assert_allclose(got, expected, rtol=1e-10)
+    # invariant to rescaling each sample and to adding a constant to it
+    scaled = Z * rng.uniform(0.1, 10, size=(6, 1)) + rng.normal(size=(6, 1))
+    np.testing.assert_allclose(
+        dirichlet_energy(scaled, W, scale_free=True), got, rtol=1e-10
+    )
+    # between lambda_2 and lambda_max on a connected graph; 0 for constants
+    lam = np.linalg.eigvalsh(laplacian(W).toarray())
+    assert lam[1] <= got <= lam[-1]
+    assert dirichlet_energy(np.ones((2, 12)), W, scale_free=True) == 0.0
+
+
+def test_dirichlet_energy_one_sample_and_errors():
+    A = make_graph("line", 3)
+    assert dirichlet_energy([0.0, 1.0, 3.0], A) == 5.0
+    with pytest.raises(ValueError, match="3 nodes"):
+        dirichlet_energy(np.zeros((2, 4)), A)
+    with pytest.raises(ValueError, match="symmetric"):
+        dirichlet_energy(np.zeros((2, 2)), [[0, 1], [0, 0]])
+    with pytest.raises(ValueError, match="NaN|infinity"):
+        dirichlet_energy([[0.0, np.nan, 1.0]], A)
+
+
+# ------------------------------------------------------------- E_shuffled
+@pytest.mark.parametrize("kind", ["combinatorial", "normalized"])
+@pytest.mark.parametrize("graph", ["star", "weighted6"])
+def test_shuffled_energy_equals_exact_average_over_all_permutations(graph, kind):
+    W = make_graph("star", 6).toarray() if graph == "star" else random_weighted_graph(6)
+    L = laplacian(W, kind).toarray()
+    Z = np.random.RandomState(5).normal(loc=1.5, size=(3, 6))
+    # every one of the 720 relabellings, each sample permuted by the same one
+    energies = [
+        np.mean(np.einsum("bi,ij,bj->b", Z[:, p], L, Z[:, p]))
+        for p in map(list, itertools.permutations(range(6)))
+    ]
+    np.testing.assert_allclose(
+        shuffled_dirichlet_energy(Z, W, laplacian=kind), np.mean(energies), rtol=1e-12
+    )
+
+
+def test_shuffled_energy_matches_monte_carlo():
+    """Closed form against 20000 random relabellings of a 40-node weighted graph."""
+    W = random_weighted_graph(40, density=0.15, seed=6)
+    L = laplacian(W).toarray()
+    rng = np.random.RandomState(7)
+    Z = rng.gamma(2.0, size=(4, 40))  # skewed, non-centred samples
+    draws = np.array(
+        [
+            np.mean(np.einsum("bi,ij,bj->b", Z[:, p], L, Z[:, p]))
+            for p in (rng.permutation(40) for _ in range(20000))
+        ]
+    )
+    closed = shuffled_dirichlet_energy(Z, W)
+    standard_error = draws.std() / np.sqrt(len(draws))
+    assert abs(draws.mean() - closed) < 4 * standard_error
+    # combinatorial Laplacian: tr(L) times the variance of each sample over neurons
+    expected = np.trace(L) * np.mean(Z.var(axis=1, ddof=1))
+    np.testing.assert_allclose(closed, expected, rtol=1e-12)
+
+
+# ------------------------------------------------------------ smoothness score
+def test_smoothness_score_white_noise_is_zero():
+    A = make_graph("grid", (8, 8))
+    scores = [
+        smoothness_score(np.random.RandomState(s).normal(size=(500, 64)), A)
+        for s in range(5)
+    ]
+    # E[score] is exactly 0 for exchangeable entries; measured |score| < 0.01
+    assert np.all(np.abs(scores) < 0.02), scores
+
+
+def test_smoothness_score_smooth_signals_near_one():
+    A = make_graph("grid", (8, 8))
+    L = laplacian(A).toarray()
+    lam, T = np.linalg.eigh(L)
+    rng = np.random.RandomState(0)
+    # random combinations of the 4 lowest non-constant modes, plus offsets
+    Z = rng.normal(size=(200, 4)) @ T[:, 1:5].T + rng.normal(size=(200, 1))
+    assert smoothness_score(Z, A) > 0.9
+    # an eigenvector u (orthogonal to 1, unit norm): E = lambda, E_shuffled =
+    # tr(L) / (n - 1), hence 1 - lambda (n - 1) / tr(L)
+    for k in (1, 10, 63):
+        expected = 1 - lam[k] * 63 / np.trace(L)
+        np.testing.assert_allclose(smoothness_score(T[:, k], A), expected, rtol=1e-10)
+    assert smoothness_score(T[:, 63], A) < 0  # the highest frequency: rougher
+
+
+def test_smoothness_score_definition_and_invariances():
+    W = random_weighted_graph(12, seed=8)
+    rng = np.random.RandomState(9)
+    Z = rng.normal(size=(30, 12)).cumsum(axis=1)
+    score = smoothness_score(Z, W)
+    expected = 1 - dirichlet_energy(Z, W) / shuffled_dirichlet_energy(Z, W)
+    np.testing.assert_allclose(score, expected, rtol=1e-12)
+    # scale-free and blind to per-sample offsets (combinatorial Laplacian)
+    shifted = 3.7 * Z + rng.normal(size=(30, 1)) * 100
+    np.testing.assert_allclose(smoothness_score(shifted, W), score, rtol=1e-8)
+    # a relabelling of the neurons changes E but never E_shuffled
+    p = rng.permutation(12)
+    np.testing.assert_allclose(
+        shuffled_dirichlet_energy(Z[:, p], W), shuffled_dirichlet_energy(Z, W)
+    )
+    assert np.isnan(smoothness_score(np.ones((3, 12)), W))
+    with pytest.raises(ValueError, match="at least 2 nodes"):
+        smoothness_score([[1.0]], [[0.0]])
+
+
+# ------------------------------------------------------------------ Moran's I
+def textbook_morans_i(z, W):
+    """Moran (1950) with explicit double sums."""
+    n = len(z)
+    d = z - z.mean()
+    numerator = sum(W[i, j] * d[i] * d[j] for i in range(n) for j in range(n))
+    return n / W.sum() * numerator / np.sum(d**2)
+
+
+def test_morans_i_hand_example():
+    # a line of 4 nodes with z = 1, 2, 3, 4: deviations -1.5 -0.5 0.5 1.5,
+    # sum_ij w_ij d_i d_j = 2 (0.75 - 0.25 + 0.75) = 2.5, sum d^2 = 5, S0 = 6,
+    # I = 4/6 * 2.5/5 = 1/3
+    assert morans_i([1.0, 2.0, 3.0, 4.0], make_graph("line", 4)) == pytest.approx(1 / 3)
+    # alternating signs on a ring: perfect negative autocorrelation
+    assert morans_i([1.0, -1.0] * 3, make_graph("ring", 6)) == pytest.approx(-1.0)
+
+
+def test_morans_i_against_textbook_on_weighted_graph():
+    W = random_weighted_graph(9, seed=10)
+    Z = np.random.RandomState(11).normal(size=(5, 9))
+    expected = [textbook_morans_i(z, W) for z in Z]
+    np.testing.assert_allclose(morans_i(Z, W, average=False), expected, rtol=1e-12)
+    assert morans_i(Z, W) == pytest.approx(np.mean(expected))
+
+
+def test_morans_i_expectation_under_relabelling():
+    """E[I] = -1/(n-1) over all relabellings (the randomization hypothesis)."""
+    W = random_weighted_graph(6, seed=12)
+    z = np.random.RandomState(13).normal(size=6)
+    values = morans_i(
+        np.array([z[list(p)] for p in itertools.permutations(range(6))]), W
+    )
+    assert values == pytest.approx(-1 / 5)
+
+
+def test_morans_i_constant_samples():
+    A = make_graph("line", 4)
+    Z = np.array([[1.0, 1.0, 1.0, 1.0], [1.0, 2.0, 3.0, 4.0]])
+    per_sample = morans_i(Z, A, average=False)
+    assert np.isnan(per_sample[0]) and per_sample[1] == pytest.approx(1 / 3)
+    assert morans_i(Z, A) == pytest.approx(1 / 3)  # the constant one left out
+    assert np.isnan(morans_i(np.ones((2, 4)), A))
+
+
+# ----------------------------------------------------------------- localization
+def test_spatial_spread_hand_values():
+    uniform = (2 * (8 * 8 - 1)) / 12  # 10.5
+    assert spatial_spread(np.eye(64)[27], (8, 8)) == 0.0
+    assert spatial_spread(np.ones(64), (8, 8)) == pytest.approx(1.0)
+    corners = np.zeros((8, 8))
+    corners[0, 0] = corners[7, 7] = 1.0  # centroid (3.5, 3.5), variance 2 * 3.5^2
+    assert spatial_spread(corners[None], (8, 8)) == pytest.approx(
+        np.sqrt(24.5 / uniform)
+    )
+    block = np.zeros((8, 8))
+    block[2:4, 5:7] = -3.0  # the sign does not matter: variance 1/4 per axis
+    assert spatial_spread(block.ravel(), (8, 8)) == pytest.approx(
+        np.sqrt(0.5 / uniform)
+    )
+    # the energy weights: a weak far pixel moves the spread little
+    maps = np.stack([np.eye(64)[0], np.eye(64)[0] + 0.1 * np.eye(64)[63]])
+    spreads = [spatial_spread(m, (8, 8)) for m in maps]
+    p = 0.01 / 1.01  # energy share of the far pixel
+    assert spreads[1] == pytest.approx(np.sqrt(2 * 49 * p * (1 - p) / uniform))
+    # mean over samples; all-zero maps are left out
+    assert spatial_spread(np.vstack([maps, np.zeros(64)]), (8, 8)) == pytest.approx(
+        np.mean(spreads)
+    )
+
+
+def wrapped_frechet_variance(q, length):
+    """min over centres on a fine grid of sum_j q_j d_wrap(j, c)^2."""
+    centres = np.linspace(0, length, 20001)
+    d = np.abs(np.arange(length)[:, None] - centres[None, :])
+    d = np.minimum(d, length - d)
+    return np.min(q @ d**2)
+
+
+def test_spatial_spread_on_a_torus():
+    rng = np.random.RandomState(14)
+    h, w = 5, 7
+    maps = rng.uniform(size=(6, h, w)) ** 6  # peaky random maps
+    q_rows = (maps**2).sum(axis=2)
+    q_cols = (maps**2).sum(axis=1)
+    q_rows /= q_rows.sum(axis=1, keepdims=True)
+    q_cols /= q_cols.sum(axis=1, keepdims=True)
+    uniform = ((h * h - 1) + (w * w - 1)) / 12
+    expected = np.mean(
+        [
+            np.sqrt(
+                (wrapped_frechet_variance(r, h) + wrapped_frechet_variance(c, w))
+                / uniform
+            )
+            for r, c in zip(q_rows, q_cols, strict=True)
+        ]
+    )
+    got = spatial_spread(maps, (h, w), periodic=True)
+    assert got == pytest.approx(expected, rel=1e-6)
+    # a blob has the same spread wherever it sits on a torus, across the seam too
+    blob = np.zeros((h, w))
+    blob[1:3, 2:5] = [[1, 2, 1], [2, 3, 2]]
+    spreads = {
+        round(
+            spatial_spread(np.roll(blob, (dr, dc), axis=(0, 1)), (h, w), periodic=True),
+            12,
+        )
+        for dr in range(h)
+        for dc in range(w)
+    }
+    assert len(spreads) == 1
+    # on a grid the same blob split by the seam looks spread out
+    seam = np.roll(blob, (0, 4), axis=(0, 1))
+    assert spatial_spread(seam, (h, w)) > 2 * spatial_spread(
+        seam, (h, w), periodic=True
+    )
+    # one flag per axis: only columns wrap
+    assert spatial_spread(seam, (h, w), periodic=(False, True)) == pytest.approx(
+        spatial_spread(seam, (h, w), periodic=True)
+    )
+
+
+def test_participation_ratio_hand_values():
+    assert participation_ratio([1.0, 1.0, 0.0, 0.0]) == 0.5
+    assert participation_ratio(np.eye(10)[3]) == pytest.approx(0.1)
+    assert participation_ratio(-np.ones((2, 10)) * 4) == pytest.approx(1.0)
+    z = np.random.RandomState(15).normal(size=(3, 20))
+    expected = np.mean([(np.sum(v**2) ** 2) / (20 * np.sum(v**4)) for v in z])
+    assert participation_ratio(z) == pytest.approx(expected)
+    assert participation_ratio(100 * z) == pytest.approx(expected)
+
+
+# -------------------------------------------------------------------- modules
+def textbook_ari(labels_a, labels_b):
+    """Hubert & Arabie's adjusted Rand index by pair counting."""
+    a_values, a = np.unique(labels_a, return_inverse=True)
+    b_values, b = np.unique(labels_b, return_inverse=True)
+    table = np.zeros((len(a_values), len(b_values)), dtype=int)
+    np.add.at(table, (a, b), 1)
+    pairs = sum(math.comb(int(x), 2) for x in table.ravel())
+    rows = sum(math.comb(int(x), 2) for x in table.sum(axis=1))
+    cols = sum(math.comb(int(x), 2) for x in table.sum(axis=0))
+    expected = rows * cols / math.comb(len(labels_a), 2)
+    return (pairs - expected) / ((rows + cols) / 2 - expected)
+
+
+def test_module_recovery_of_cliques():
+    cliques = sp.block_diag([np.ones((4, 4))] * 3).tocsr()
+    truth = np.repeat(["x", "y", "z"], 4)
+    assert module_recovery(cliques, truth, random_state=0) == 1.0
+    # known modules that disagree with the graph: the clusters are the cliques,
+    # so the score is the ARI of the cliques against these labels
+    wrong = truth.copy()
+    wrong[[0, 5, 11]] = ["y", "z", "x"]
+    expected = textbook_ari(np.repeat([0, 1, 2], 4), wrong)
+    assert module_recovery(cliques, wrong, random_state=0) == pytest.approx(expected)
+    assert 0 < expected < 1
+
+
+def test_module_recovery_planted_partition_and_noise():
+    rng = np.random.RandomState(16)
+    modules = np.repeat(np.arange(4), 15)
+    same = modules[:, None] == modules[None, :]
+    A = rng.uniform(size=(60, 60)) < np.where(same, 0.6, 0.03)
+    A = np.triu(A, 1)
+    A = (A | A.T).astype(float)
+    assert module_recovery(A, modules, random_state=0) == 1.0
+    # an Erdos-Renyi graph carries no module information
+    R = np.triu(rng.uniform(size=(60, 60)) < 0.2, 1)
+    R = (R | R.T).astype(float)
+    assert abs(module_recovery(R, modules, random_state=0)) < 0.15
+
+
+def test_module_recovery_errors():
+    A = make_graph("ring", 6)
+    with pytest.raises(ValueError, match="one label per node"):
+        module_recovery(A, [0, 1, 2])
+    with pytest.raises(ValueError, match="n_modules"):
+        module_recovery(A, [0] * 6, n_modules=6)
