@@ -83,13 +83,16 @@ def _search(n_jobs):
 @pytest.fixture(scope="module")
 def serial_search():
     previous = torch.get_num_threads()
+    # in this process the fit sees min(every core, this process's own limit)
+    expected_threads = min(joblib.cpu_count(), base.thread_limit())
     try:
-        return _search(n_jobs=None)
+        return _search(n_jobs=None), expected_threads
     finally:
         torch.set_num_threads(previous)
 
 
-def _check_parallel_search(search, serial):
+def _check_parallel_search(search, serial_search):
+    serial, _ = serial_search
     results, expected = search.cv_results_, serial.cv_results_
     assert results["params"] == expected["params"]
     for split in ("split0_test_accuracy", "split1_test_accuracy"):
@@ -105,9 +108,20 @@ def _check_parallel_search(search, serial):
 
 
 @pytest.fixture
-def no_inherited_thread_limit(monkeypatch):
-    """Workers must get their thread limit from the backend, not from us."""
-    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+def no_inherited_thread_limit():
+    """Workers must get their thread limit from the backend, not from us.
+
+    The environment is restored afterwards as a whole: starting a dask
+    ``LocalCluster`` also exports ``OMP_NUM_THREADS=1`` (and MKL's and
+    OpenBLAS's variables) into this process, and leaves them there.
+    """
+    saved = dict(os.environ)
+    os.environ.pop("OMP_NUM_THREADS", None)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 # ------------------------------------------------------------------ searches
@@ -147,10 +161,10 @@ def test_gridsearch_on_dask_distributed_matches_serial(
 
 def test_serial_search_records_threads(serial_search):
     """The spy works: in this process it sees this process's own limit."""
-    assert (
-        np.all(serial_search.cv_results_["split0_test_threads"] == base.thread_limit())
-        or joblib.cpu_count() == 1
-    )
+    search, expected_threads = serial_search
+    for i in range(2):
+        assert np.all(search.cv_results_[f"split{i}_test_threads"] == expected_threads)
+        assert np.all(search.cv_results_[f"split{i}_test_pid"] == os.getpid())
 
 
 # ------------------------------------------------------------------ threads
