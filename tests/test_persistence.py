@@ -173,7 +173,9 @@ def test_pickling_a_gpu_model_stores_cpu_tensors(data, monkeypatch):
 
 # ------------------------------------------------------------ safe format
 @pytest.mark.parametrize("Est", ESTIMATORS)
-@pytest.mark.parametrize("graph", ["grid", "dense", "sparse", "networkx", "learned"])
+@pytest.mark.parametrize(
+    "graph", ["grid", "torus", "dense", "sparse", "networkx", "learned"]
+)
 def test_save_load_round_trip(Est, graph, data, tmp_path):
     """Every fitted attribute and every output comes back identical."""
     X = data[0]
@@ -187,7 +189,7 @@ def test_save_load_round_trip(Est, graph, data, tmp_path):
         params["graph"] = nx.relabel_nodes(G, {i: f"n{i}" for i in G.nodes})
     elif graph == "learned":
         params.update(graph="learned", graph_warmup=1, graph_update_interval=1)
-    else:
+    elif graph == "torus":
         params.update(graph="torus", early_stopping=True, filter="heat")
     est = _fit(Est, data, **params)
     loaded = _round_trip(est, tmp_path)
