@@ -6,8 +6,16 @@ filter penalty.
 """
 
 from ._autoencoder import GSRAutoencoder
+from ._persistence import load, save
 from ._supervised import GSRClassifier, GSRRegressor
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["GSRAutoencoder", "GSRClassifier", "GSRRegressor", "__version__"]
+__all__ = [
+    "GSRAutoencoder",
+    "GSRClassifier",
+    "GSRRegressor",
+    "__version__",
+    "load",
+    "save",
+]

@@ -10,6 +10,7 @@ from ._base import (
     _FITTED_ATTRIBUTES_DOC,
     BaseGSR,
     _dense_rows,
+    explain_input_errors,
     torch_threads,
 )
 from ._network import make_mlp
@@ -20,7 +21,6 @@ __all__ = ["GSRAutoencoder"]
 def _squared_errors(module, X, device):
     """Per-sample mean squared reconstruction error of X, float64 numpy."""
     errors = []
-    module.eval()
     with torch.no_grad():
         for block in _dense_rows(X, device):
             reconstruction = module(block)[0]
@@ -82,13 +82,14 @@ class GSRAutoencoder(ClassNamePrefixFeaturesOutMixin, BaseGSR):
         )
 
     def _validate_fit_data(self, X, y, reset):
-        X = validate_data(
-            self,
-            X,
-            accept_sparse=("csr", "csc", "coo"),
-            dtype=(np.float32, np.float64),
-            reset=reset,
-        )
+        with explain_input_errors():
+            X = validate_data(
+                self,
+                X,
+                accept_sparse=("csr", "csc", "coo"),
+                dtype=(np.float32, np.float64),
+                reset=reset,
+            )
         return X, None
 
     def _task_loss(self, output, target, x):
@@ -99,7 +100,6 @@ class GSRAutoencoder(ClassNamePrefixFeaturesOutMixin, BaseGSR):
 
     def _score_module(self, module, X, sample_weight):
         errors = _squared_errors(module, X, next(module.parameters()).device)
-        module.train()
         return -float(np.average(errors, weights=sample_weight))
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -151,7 +151,8 @@ class GSRAutoencoder(ClassNamePrefixFeaturesOutMixin, BaseGSR):
         X_original : ndarray of shape (n_samples, n_features_in_), dtype float32
         """
         check_is_fitted(self, "module_")
-        Z = check_array(X, dtype=(np.float32, np.float64))
+        with explain_input_errors():
+            Z = check_array(X, dtype=(np.float32, np.float64))
         if Z.shape[1] != self.n_components:
             raise ValueError(
                 f"inverse_transform expects {self.n_components} columns (the "
@@ -184,6 +185,4 @@ class GSRAutoencoder(ClassNamePrefixFeaturesOutMixin, BaseGSR):
         """
         X = self._check_fitted_input(X)
         with torch_threads():
-            score = self._score_module(self.module_, X, sample_weight)
-        self.module_.eval()
-        return score
+            return self._score_module(self.module_, X, sample_weight)

@@ -14,6 +14,7 @@ The loop is split into small overridable steps in the manner of skorch
 
 import copy
 import os
+import threading
 import time
 import warnings
 from contextlib import contextmanager
@@ -78,6 +79,36 @@ def resolve_device(device):
     return resolved
 
 
+def available_device(device):
+    """``device`` if it exists on this machine, else the CPU.
+
+    Where a model fitted on ``device`` goes when it is loaded or unpickled: a
+    model fitted on ``"cuda:1"`` loads on the CPU of a machine without CUDA (or
+    with a single GPU).
+    """
+    device = torch.device(device)
+    if device.type == "cuda":
+        index = device.index or 0
+        if torch.cuda.is_available() and index < torch.cuda.device_count():
+            return device
+        return torch.device("cpu")
+    if device.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        return device if mps is not None and mps.is_available() else torch.device("cpu")
+    return device
+
+
+def tensors_to(obj, device):
+    """A copy of nested dicts, lists and tuples with every tensor on ``device``."""
+    if isinstance(obj, torch.Tensor):
+        return obj.to(device)
+    if isinstance(obj, dict):
+        return {key: tensors_to(value, device) for key, value in obj.items()}
+    if isinstance(obj, list | tuple):
+        return type(obj)(tensors_to(value, device) for value in obj)
+    return obj
+
+
 def thread_limit():
     """Threads torch may use here: ``OMP_NUM_THREADS`` if set, else the cores.
 
@@ -92,18 +123,52 @@ def thread_limit():
     return max(1, joblib.cpu_count())
 
 
+# Serializes the read-modify-write of torch's thread setting by concurrent fits
+# and predictions (see torch_threads).
+_THREADS_LOCK = threading.Lock()
+
+
 @contextmanager
 def torch_threads():
-    """Bound torch's intra-op threads by :func:`thread_limit` for a block."""
-    previous = torch.get_num_threads()
+    """Bound torch's intra-op threads by :func:`thread_limit` for a block.
+
+    Safe under concurrency: the setting is changed only when it exceeds the
+    limit, and restored only by the call that changed it. (Restoring whenever
+    the value differs from the one seen on entry, as a naive version would,
+    lets two overlapping calls leave the process at the lower setting for good
+    when torch's setting is process-wide, as with its native thread pool; with
+    OpenMP it is per thread, and each thread restores its own.)
+    """
     limit = thread_limit()
-    if limit < previous:
-        torch.set_num_threads(limit)
+    with _THREADS_LOCK:
+        previous = torch.get_num_threads()
+        changed = limit < previous
+        if changed:
+            torch.set_num_threads(limit)
     try:
         yield
     finally:
-        if torch.get_num_threads() != previous:
-            torch.set_num_threads(previous)
+        if changed:
+            with _THREADS_LOCK:
+                torch.set_num_threads(previous)
+
+
+@contextmanager
+def evaluation_mode(module):
+    """Put a module in eval mode for a block, then back in the mode it was in.
+
+    Only training code uses this, on the module being trained. Inference on a
+    fitted ``module_`` (always in eval mode) never switches modes: mutating the
+    shared module would race with other threads predicting at the same time.
+    """
+    was_training = module.training
+    if was_training:
+        module.eval()
+    try:
+        yield module
+    finally:
+        if was_training:
+            module.train()
 
 
 def _torch_seed(random_state):
@@ -114,6 +179,42 @@ def _torch_seed(random_state):
 # --------------------------------------------------------------------------- #
 # Data
 # --------------------------------------------------------------------------- #
+# scikit-learn's validation names the problem; these add what to do about it.
+# The original message is kept in front (scikit-learn's own checks match on it).
+_INPUT_HINTS = (
+    (
+        ("could not convert string to float", "argument must be a string or a"),
+        "skgsr estimators need numeric X: encode string or categorical columns "
+        "first (e.g. OneHotEncoder or OrdinalEncoder in a ColumnTransformer).",
+    ),
+    (
+        ("Input y contains NaN", "Input y contains infinity"),
+        "Every target must be a finite number: drop the samples whose target is "
+        "missing.",
+    ),
+    (
+        ("contains infinity",),
+        "Replace the infinite values or drop those samples; huge values also "
+        "call for scaling X (e.g. StandardScaler in a Pipeline).",
+    ),
+)
+
+
+@contextmanager
+def explain_input_errors():
+    """Append a fix to scikit-learn's input validation errors that lack one."""
+    try:
+        yield
+    except (ValueError, TypeError) as exc:
+        if type(exc) not in (ValueError, TypeError):
+            raise
+        message = str(exc)
+        for patterns, hint in _INPUT_HINTS:
+            if any(p in message for p in patterns):
+                raise type(exc)(f"{message} {hint}") from exc
+        raise
+
+
 def _to_float32_tensor(X):
     """A float32 CPU tensor viewing ``X`` when it is float32 already (no copy)."""
     with warnings.catch_warnings():
@@ -412,6 +513,8 @@ class BaseGSR(TransformerMixin, BaseEstimator):
     # What a subclass decides: the head, the loss, the targets, the score.
     _default_embedding_activation = "identity"
     _supports_early_stopping_stratify = False
+    _min_validation_samples = 1
+    _min_validation_reason = ""
 
     def _n_outputs(self, X, y):
         """Width of the head's output."""
@@ -471,6 +574,15 @@ class BaseGSR(TransformerMixin, BaseEstimator):
         shape = self._check_graph_shape()
         n = self.n_components
         if self._graph_is_learned():
+            # checked here, before training, not at the first graph rebuild
+            # graph_warmup epochs later
+            if self.n_neighbors >= n:
+                raise ValueError(
+                    f"graph='learned' joins each structured neuron to its "
+                    f"n_neighbors={self.n_neighbors} nearest other neurons, so "
+                    f"n_neighbors must be smaller than n_components={n}. Lower "
+                    f"n_neighbors (at most {n - 1}) or raise n_components."
+                )
             return None, shape or _display_shape(n)
         if isinstance(self.graph, str):
             layout = graphs.resolve_graph_shape(self.graph, shape or n)
@@ -602,7 +714,7 @@ class BaseGSR(TransformerMixin, BaseEstimator):
         state.device = device
         state.optimizer = self._make_optimizer(state.module)
         if state.optimizer_state is not None and (incremental or self.warm_start):
-            state.optimizer.load_state_dict(state.optimizer_state)
+            _resume_optimizer(state.optimizer, state.optimizer_state)
         state.generator = torch.Generator()
         if state.generator_state is not None:
             state.generator.set_state(state.generator_state)
@@ -642,9 +754,28 @@ class BaseGSR(TransformerMixin, BaseEstimator):
     def _split_validation(self, X, y, sample_weight, state):
         if not (self.early_stopping and state.validation_scores is not None):
             return (X, y, sample_weight), None
+        n_samples = X.shape[0]
+        # the sizes train_test_split will use; checked first for a clear message
+        n_val = int(np.ceil(self.validation_fraction * n_samples))
+        if n_val < 1 or n_samples - n_val < 1:
+            raise ValueError(
+                f"early_stopping holds out validation_fraction="
+                f"{self.validation_fraction} of the samples, which leaves no "
+                f"training or no validation sample with n_samples={n_samples}. "
+                "Use at least 2 samples, change validation_fraction, or set "
+                "early_stopping=False."
+            )
+        if n_val < self._min_validation_samples:
+            raise ValueError(
+                f"early_stopping holds out {n_val} of n_samples={n_samples} "
+                f"(validation_fraction={self.validation_fraction}), but the "
+                f"validation score needs at least {self._min_validation_samples} "
+                f"validation samples{self._min_validation_reason}. Raise "
+                "validation_fraction, use more samples, or set early_stopping=False."
+            )
         rng = check_random_state(self.random_state)
         stratify = y if self._supports_early_stopping_stratify else None
-        index = np.arange(X.shape[0])
+        index = np.arange(n_samples)
         try:
             train_idx, val_idx = train_test_split(
                 index,
@@ -656,13 +787,6 @@ class BaseGSR(TransformerMixin, BaseEstimator):
             # too few samples of some class to stratify: split at random
             train_idx, val_idx = train_test_split(
                 index, test_size=self.validation_fraction, random_state=rng
-            )
-        if len(train_idx) < 1 or len(val_idx) < 1:
-            raise ValueError(
-                f"early_stopping needs at least one training and one validation "
-                f"sample; with {X.shape[0]} samples and validation_fraction="
-                f"{self.validation_fraction} one side is empty. Use more samples or "
-                "early_stopping=False."
             )
 
         def take(a, idx):
@@ -713,7 +837,10 @@ class BaseGSR(TransformerMixin, BaseEstimator):
             score = None
             if validation is not None:
                 X_val, y_val, w_val = validation
-                score = float(self._validation_score(state.module, X_val, y_val, w_val))
+                with evaluation_mode(state.module):
+                    score = float(
+                        self._validation_score(state.module, X_val, y_val, w_val)
+                    )
                 state.validation_scores.append(score)
             state.n_iter += 1
             state.loss_curve.append(loss)
@@ -861,15 +988,13 @@ class BaseGSR(TransformerMixin, BaseEstimator):
         """Encode up to ``graph_n_samples`` training rows and rebuild the kNN graph."""
         n_samples = min(self.graph_n_samples, data.n_samples)
         index = torch.randperm(data.n_samples, generator=state.generator)[:n_samples]
-        state.module.eval()
-        with torch.no_grad():
+        with evaluation_mode(state.module), torch.no_grad():
             activations = torch.cat(
                 [
                     state.module.embed(data.take(chunk)).cpu()
                     for chunk in index.split(_INFERENCE_BATCH)
                 ]
             ).numpy()
-        state.module.train()
         adjacency = graphs.coactivation_graph(
             activations, n_neighbors=self.n_neighbors, kernel=self.graph_kernel
         )
@@ -908,27 +1033,31 @@ class BaseGSR(TransformerMixin, BaseEstimator):
 
     # ============================================================ inference
     def _predict_outputs(self, module, X, device):
-        """Head outputs for all rows of X (no gradient), as a CPU tensor."""
-        module.eval()
+        """Head outputs for all rows of X (no gradient), as a CPU tensor.
+
+        ``module`` is used in the mode it is in and not modified, so that
+        concurrent predictions never mutate a shared ``module_``; training code
+        wraps calls on the module it trains in :func:`evaluation_mode`.
+        """
         outputs = []
         with torch.no_grad():
             for block in _dense_rows(X, device):
                 outputs.append(module(block)[0].float().cpu())
-        module.train()
         return torch.cat(outputs) if outputs else torch.empty(0)
 
     def _check_fitted_input(self, X):
         check_is_fitted(self, "module_")
-        return validate_data(
-            self,
-            X,
-            accept_sparse=("csr", "csc", "coo"),
-            dtype=(np.float32, np.float64),
-            reset=False,
-        )
+        with explain_input_errors():
+            return validate_data(
+                self,
+                X,
+                accept_sparse=("csr", "csc", "coo"),
+                dtype=(np.float32, np.float64),
+                reset=False,
+            )
 
     def _module_device(self):
-        return next(self.module_.parameters()).device
+        return _module_device(self.module_)
 
     def _embed(self, X):
         """Structured-layer activations of validated X, float32 numpy."""
@@ -967,12 +1096,78 @@ class BaseGSR(TransformerMixin, BaseEstimator):
     def _n_features_out(self):
         return self.n_components
 
+    # ============================================================ pickling
+    def __getstate__(self):
+        """Pickle with every tensor on the CPU.
+
+        A model fitted on an accelerator would otherwise pickle CUDA storages,
+        which cannot be unpickled on a machine without CUDA. The fitted device
+        is recorded and :meth:`__setstate__` moves the model back to it when
+        that device exists where it is unpickled.
+        """
+        state = super().__getstate__()
+        module = state.get("module_")
+        if module is None:
+            return state
+        device = _module_device(module)
+        if device.type == "cpu":
+            return state
+        # copies: pickling must not move the live model off its device
+        state = dict(state)
+        state["module_"] = copy.deepcopy(module).cpu()
+        if state.get("penalty_") is not None:
+            state["penalty_"] = copy.deepcopy(state["penalty_"]).cpu()
+        state["_optimizer_state"] = tensors_to(state.get("_optimizer_state"), "cpu")
+        state["_pickled_from_device"] = str(device)
+        return state
+
+    def __setstate__(self, state):
+        device = state.pop("_pickled_from_device", None)
+        super().__setstate__(state)
+        if device is not None:
+            target = available_device(device)
+            if target.type != "cpu":
+                self.module_ = self.module_.to(target)
+                if self.penalty_ is not None:
+                    self.penalty_ = self.penalty_.to(target)
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         # computations run in float32 and transform returns float32 whatever X is
         tags.transformer_tags.preserves_dtype = ["float32"]
         return tags
+
+
+def _module_device(module):
+    """Device of a module's first parameter (or buffer); CPU when it has none."""
+    for tensor in module.parameters():
+        return tensor.device
+    for tensor in module.buffers():
+        return tensor.device
+    return torch.device("cpu")
+
+
+def _resume_optimizer(optimizer, saved):
+    """Continue from a previous fit's optimizer state under the current settings.
+
+    Only the per-weight state (Adam's moments, SGD's momentum) is carried over;
+    the hyperparameters (learning rate, weight decay...) are those of the fresh
+    optimizer, so that ``set_params(learning_rate_init=...)`` before a warm start
+    takes effect (``Optimizer.load_state_dict`` alone would restore the old ones).
+    After a change of ``solver`` whose state does not carry over (Adam and SGD
+    keep different statistics), the optimizer starts afresh.
+    """
+    current = optimizer.state_dict()
+
+    def keys(state_dict):
+        return [set(group) - {"params"} for group in state_dict["param_groups"]]
+
+    if keys(saved) != keys(current):
+        return
+    optimizer.load_state_dict(
+        {"state": saved["state"], "param_groups": current["param_groups"]}
+    )
 
 
 def _snapshot(module):

@@ -14,7 +14,12 @@ from sklearn.utils.validation import column_or_1d, validate_data
 from torch import nn
 from torch.nn import functional as F
 
-from ._base import _COMMON_PARAMETERS_DOC, _FITTED_ATTRIBUTES_DOC, BaseGSR
+from ._base import (
+    _COMMON_PARAMETERS_DOC,
+    _FITTED_ATTRIBUTES_DOC,
+    BaseGSR,
+    explain_input_errors,
+)
 from ._network import ConvHead
 
 __all__ = ["GSRClassifier", "GSRRegressor"]
@@ -122,15 +127,16 @@ class _SupervisedGSR(BaseGSR):
         )
 
     def _validate_xy(self, X, y, reset, **kwargs):
-        return validate_data(
-            self,
-            X,
-            y,
-            accept_sparse=("csr", "csc", "coo"),
-            dtype=(np.float32, np.float64),
-            reset=reset,
-            **kwargs,
-        )
+        with explain_input_errors():
+            return validate_data(
+                self,
+                X,
+                y,
+                accept_sparse=("csr", "csc", "coo"),
+                dtype=(np.float32, np.float64),
+                reset=reset,
+                **kwargs,
+            )
 
 
 class GSRClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, _SupervisedGSR):
@@ -210,8 +216,8 @@ class GSRClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, _Supervise
         if len(self.classes_) < 2:
             raise ValueError(
                 f"Classifier can't train when only one class is present: y has the "
-                f"single class {self.classes_[0]!r}. A classifier needs at least two "
-                "classes."
+                f"single class {self.classes_.tolist()[0]!r}. A classifier needs at "
+                "least two classes."
             )
         return np.searchsorted(self.classes_, y).astype(np.int64)
 
@@ -345,6 +351,9 @@ class GSRRegressor(ClassNamePrefixFeaturesOutMixin, RegressorMixin, _SupervisedG
     ((200,), True)
     """
     )
+
+    _min_validation_samples = 2
+    _min_validation_reason = " (R^2 is undefined on a single sample)"
 
     def _validate_fit_data(self, X, y, reset):
         X, y = self._validate_xy(X, y, reset, multi_output=True, y_numeric=True)

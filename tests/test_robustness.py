@@ -1,0 +1,481 @@
+"""Bad input, invalid parameters, divergence and interruption.
+
+Every error must name the problem and the fix, and a fit that fails in any way
+must leave the estimator exactly as it was (fitted model or unfitted).
+"""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+from sklearn.exceptions import NotFittedError
+
+from skgsr import GSRAutoencoder, GSRClassifier, GSRRegressor
+from skgsr._base import DivergenceError
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+ESTIMATORS = [GSRAutoencoder, GSRClassifier, GSRRegressor]
+SMALL = {"n_components": 16, "hidden_layer_sizes": (8,), "max_iter": 2}
+
+
+def _data(n=60, d=6, seed=0):
+    rng = np.random.RandomState(seed)
+    X = rng.rand(n, d)
+    return X, np.arange(n) % 3
+
+
+def _fit(Est, X, y, **params):
+    est = Est(**{**SMALL, "random_state": 0, **params})
+    return est.fit(X) if Est is GSRAutoencoder else est.fit(X, y)
+
+
+def _with(X, row, col, value):
+    X = X.astype(object) if isinstance(value, str | dict) else X.copy()
+    X[row, col] = value
+    return X
+
+
+# ---------------------------------------------------------------- bad X, y
+X0, Y0 = _data()
+
+
+@pytest.mark.parametrize("Est", ESTIMATORS)
+@pytest.mark.parametrize(
+    "X, error, problem, fix",
+    [
+        (_with(X0, 3, 1, np.nan), ValueError, "contains NaN", "imputer"),
+        (_with(X0, 3, 1, np.inf), ValueError, "contains infinity", "StandardScaler"),
+        (_with(X0, 3, 1, -np.inf), ValueError, "contains infinity", "drop"),
+        (X0[:0], ValueError, "0 sample\\(s\\)", "minimum of 1 is required"),
+        (X0[:, :0], ValueError, "0 feature\\(s\\)", "minimum of 1 is required"),
+        (
+            _with(X0, 0, 0, "red"),
+            ValueError,
+            "could not convert string to float: 'red'",
+            "OneHotEncoder",
+        ),
+        (
+            np.full((60, 6), "a"),
+            ValueError,
+            "could not convert string",
+            "encode string or categorical columns",
+        ),
+        (
+            _with(X0, 0, 0, {"a": 1}),
+            TypeError,
+            "argument must be a string or a real number",
+            "OrdinalEncoder",
+        ),
+    ],
+    ids=["nan", "inf", "-inf", "empty", "no-feature", "string", "strings", "dict"],
+)
+def test_bad_X_at_fit(Est, X, error, problem, fix):
+    with pytest.raises(error, match=problem) as info:
+        _fit(Est, X, Y0)
+    assert fix in str(info.value)
+
+
+@pytest.mark.parametrize("Est", ESTIMATORS)
+def test_bad_X_at_prediction(Est):
+    X, y = _data()
+    est = _fit(Est, X, y)
+    methods = ["transform"] + {
+        GSRAutoencoder: ["score"],
+        GSRClassifier: ["predict", "predict_proba", "predict_log_proba", "score"],
+        GSRRegressor: ["predict", "score"],
+    }[Est]
+    for name in methods:
+        args = () if name != "score" or Est is GSRAutoencoder else (y,)
+        method = getattr(est, name)
+        with pytest.raises(ValueError, match="X has 4 features, but .* expecting 6"):
+            method(X[:, :4], *args)
+        with pytest.raises(ValueError, match="(?s)contains NaN.*imputer"):
+            method(_with(X, 0, 0, np.nan), *args)
+        with pytest.raises(ValueError, match="contains infinity.*drop those samples"):
+            method(_with(X, 0, 0, np.inf), *args)
+        with pytest.raises(ValueError, match="could not convert.*OneHotEncoder"):
+            method(_with(X, 0, 0, "x"), *args)
+
+
+def test_inverse_transform_checks_its_input():
+    X, _ = _data()
+    ae = _fit(GSRAutoencoder, X, None)
+    Z = ae.transform(X)
+    with pytest.raises(ValueError, match="expects 16 columns.*got 5"):
+        ae.inverse_transform(Z[:, :5])
+    with pytest.raises(ValueError, match="contains NaN"):
+        ae.inverse_transform(_with(Z, 0, 0, np.nan))
+    with pytest.raises(ValueError, match="contains infinity.*drop those samples"):
+        ae.inverse_transform(_with(Z, 0, 0, np.inf))
+
+
+@pytest.mark.parametrize("Est", [GSRClassifier, GSRRegressor])
+def test_nan_in_y(Est):
+    X, y = _data()
+    y = y.astype(float)
+    y[5] = np.nan
+    with pytest.raises(ValueError, match="y contains NaN.*drop the samples"):
+        _fit(Est, X, y)
+
+
+def test_single_class():
+    X, _ = _data()
+    with pytest.raises(ValueError, match="only one class.*single class 'a'"):
+        GSRClassifier(**SMALL).fit(X, np.full(len(X), "a"))
+    with pytest.raises(ValueError, match="only one class.*single class 3.*two"):
+        GSRClassifier(**SMALL).fit(X[:1], [3])
+
+
+@pytest.mark.parametrize("Est", [GSRAutoencoder, GSRRegressor])
+def test_one_sample_trains(Est):
+    """One sample is enough for the unsupervised and the regression losses."""
+    X, _ = _data()
+    est = _fit(Est, X[:1], X[:1, 0])
+    assert est.n_iter_ == 2 and np.all(np.isfinite(est.loss_curve_))
+    Z = est.transform(X)
+    assert Z.shape == (60, 16) and np.all(np.isfinite(Z))
+
+
+@pytest.mark.parametrize("Est", ESTIMATORS)
+def test_early_stopping_needs_a_training_and_a_validation_sample(Est):
+    X, y = _data()
+    if Est is not GSRClassifier:  # one class cannot train a classifier anyway
+        with pytest.raises(ValueError, match="n_samples=1.*early_stopping=False"):
+            _fit(Est, X[:1], X[:1, 0], early_stopping=True)
+    with pytest.raises(
+        ValueError, match="validation_fraction=0.99 .*n_samples=2.*at least 2 samples"
+    ):
+        _fit(Est, X[:2], y[:2], early_stopping=True, validation_fraction=0.99)
+    if Est is GSRRegressor:
+        # R^2 is undefined on one sample: two validation samples are needed
+        with pytest.raises(
+            ValueError, match="at least 2 validation samples \\(R\\^2 is undefined"
+        ):
+            _fit(Est, X[:10], y[:10], early_stopping=True)
+        est = _fit(Est, X[:11], y[:11], early_stopping=True)
+    else:
+        est = _fit(Est, X[:2], y[:2], early_stopping=True)
+    assert len(est.validation_scores_) == est.n_iter_ == 2
+    assert np.isfinite(est.validation_scores_).all()
+
+
+# ---------------------------------------------------------------- graphs
+def _symmetric(n=16, seed=0):
+    rng = np.random.RandomState(seed)
+    A = np.triu(rng.rand(n, n), 1)
+    return A + A.T
+
+
+def _set(A, i, j, value, symmetric=True):
+    A = A.copy()
+    A[i, j] = value
+    if symmetric:
+        A[j, i] = value
+    return A
+
+
+@pytest.mark.parametrize(
+    "params, error, message",
+    [
+        ({"graph": np.ones((16, 15))}, ValueError, "must be a square.*\\(16, 15\\)"),
+        ({"graph": np.ones(16)}, ValueError, "square 2-D adjacency"),
+        (
+            {"graph": _set(_symmetric(), 0, 1, 5.0, symmetric=False)},
+            ValueError,
+            "not symmetric.*\\(A \\+ A.T\\) / 2",
+        ),
+        (
+            {"graph": sp.csr_matrix(_set(_symmetric(), 0, 1, 5.0, symmetric=False))},
+            ValueError,
+            "not symmetric",
+        ),
+        (
+            {"graph": _set(_symmetric(), 2, 3, -1.0)},
+            ValueError,
+            "negative edge weights.*non-negative",
+        ),
+        (
+            {"graph": _set(_symmetric(), 2, 3, np.nan)},
+            ValueError,
+            "non-finite.*finite number >= 0",
+        ),
+        ({"graph": _set(_symmetric(), 2, 3, np.inf)}, ValueError, "non-finite"),
+        ({"graph": _symmetric(15)}, ValueError, "15 nodes.*n_components=16.*match"),
+        ({"graph": np.full((16, 16), "a")}, TypeError, "must be numeric"),
+        ({"graph_shape": (3, 5)}, ValueError, "15 nodes but n_components=16"),
+        ({"graph": "ring", "graph_shape": (4, 3)}, ValueError, "h \\* w must equal"),
+        ({"n_components": 17}, ValueError, "17 is prime.*graph_shape=\\(h, w\\)"),
+        ({"graph": "tree"}, ValueError, "2\\*\\*k - 1"),
+        ({"graph": "ladder", "n_components": 15}, ValueError, "even number"),
+    ],
+    ids=[
+        "not-square",
+        "1d",
+        "asymmetric",
+        "asymmetric-sparse",
+        "negative",
+        "nan",
+        "inf",
+        "size",
+        "strings",
+        "grid-shape",
+        "ring-shape",
+        "prime",
+        "tree",
+        "ladder",
+    ],
+)
+def test_invalid_graph(params, error, message):
+    X, y = _data()
+    with pytest.raises(error, match=message):
+        _fit(GSRClassifier, X, y, **params)
+
+
+def test_directed_networkx_graph():
+    nx = pytest.importorskip("networkx")
+    X, y = _data()
+    with pytest.raises(ValueError, match="directed.*to_undirected"):
+        _fit(GSRClassifier, X, y, graph=nx.DiGraph(nx.path_graph(16)))
+
+
+# ---------------------------------------------------------------- parameters
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"alpha": -1.0}, "'alpha' parameter .* range \\[0.0, inf\\). Got -1.0"),
+        ({"alpha": np.nan}, "'alpha' parameter"),
+        ({"filter": "smooth"}, "'filter' parameter .* among .*laplacian"),
+        ({"graph": "hexagon"}, "'graph' parameter .* among .*grid"),
+        ({"laplacian": "random-walk"}, "'laplacian' parameter"),
+        ({"learning_rate_init": 0.0}, "'learning_rate_init' parameter"),
+        ({"batch_size": 0}, "'batch_size' parameter"),
+        ({"max_iter": 0}, "'max_iter' parameter"),
+        ({"validation_fraction": 1.0}, "'validation_fraction' parameter"),
+        ({"hidden_layer_sizes": (8, 0)}, "hidden_layer_sizes must be positive"),
+        ({"device": "gpu0"}, "Invalid device 'gpu0'.*'cpu', 'cuda'"),
+        ({"head": "conv", "graph": "ring"}, "head='conv'.*graph='grid'.*head='dense'"),
+    ],
+)
+def test_invalid_parameters(params, message):
+    X, y = _data()
+    with pytest.raises(ValueError, match=message):
+        _fit(GSRClassifier, X, y, **params)
+
+
+@pytest.mark.parametrize("n_neighbors", [16, 40])
+def test_learned_graph_neighbours_checked_before_training(n_neighbors, monkeypatch):
+    """n_neighbors >= n_components fails at once, not graph_warmup epochs later."""
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("training started")
+
+    monkeypatch.setattr(GSRAutoencoder, "_run_epoch", no_training)
+    X, _ = _data()
+    est = GSRAutoencoder(
+        n_components=16, graph="learned", n_neighbors=n_neighbors, graph_warmup=10
+    )
+    with pytest.raises(
+        ValueError,
+        match=f"n_neighbors={n_neighbors} .* smaller than n_components=16.*at most 15",
+    ):
+        est.fit(X)
+
+
+# ---------------------------------------------------------------- failed refits
+def _snapshot(est, X):
+    out = {"transform": est.transform(X)}
+    if hasattr(est, "predict"):
+        out["predict"] = est.predict(X)
+    attrs = dict(vars(est))
+    weights = {k: v.clone() for k, v in est.module_.state_dict().items()}
+    return out, attrs, weights
+
+
+def _assert_unchanged(est, X, snapshot):
+    out, attrs, weights = snapshot
+    for key, value in out.items():
+        current = est.transform(X) if key == "transform" else est.predict(X)
+        np.testing.assert_array_equal(current, value)
+    fitted = {k for k in attrs if k.endswith("_") and not k.startswith("__")}
+    for key in fitted:
+        assert vars(est)[key] is attrs[key], key  # the very same objects
+    assert {k for k in vars(est) if k.endswith("_")} == fitted
+    for key, value in est.module_.state_dict().items():
+        assert torch.equal(value, weights[key]), key
+
+
+def _interrupt_first_batch(self, *args):
+    raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("Est", ESTIMATORS)
+@pytest.mark.parametrize(
+    "failure",
+    [
+        "nan-X",
+        "strings",
+        "bad-param",
+        "bad-graph",
+        "diverging",
+        "diverging-warm-start",
+        "interrupt",
+        "partial-fit-features",
+    ],
+)
+def test_failed_refit_keeps_the_previous_model(Est, failure, monkeypatch):
+    X, y = _data()
+    est = _fit(Est, X, y)
+    before = _snapshot(est, X)
+    X_new, params, error = X, {}, ValueError
+    if failure == "nan-X":
+        X_new = _with(X, 0, 0, np.nan)
+    elif failure == "strings":
+        X_new = _with(X, 0, 0, "x")
+    elif failure == "bad-param":
+        params = {"alpha": -1.0}
+    elif failure == "bad-graph":
+        params = {"graph": -_symmetric()}
+    elif failure.startswith("diverging"):
+        params = {"learning_rate_init": 1e12, "solver": "sgd"}
+        params["warm_start"] = failure.endswith("warm-start")
+        error = DivergenceError
+    elif failure == "interrupt":
+        monkeypatch.setattr(Est, "_train_step", _interrupt_first_batch)
+        error = KeyboardInterrupt
+    est.set_params(**params)
+    with pytest.raises(error):
+        if failure == "partial-fit-features":
+            target = None if Est is GSRAutoencoder else y
+            est.partial_fit(X[:, :3], target)
+        elif Est is GSRAutoencoder:
+            est.fit(X_new)
+        else:
+            est.fit(X_new, y)
+    _assert_unchanged(est, X, before)
+
+
+def test_warm_start_takes_the_current_learning_rate_and_solver():
+    """A warm start keeps the optimizer's statistics, not its old settings."""
+    X, _ = _data()
+    ae = _fit(GSRAutoencoder, X, None, warm_start=True)
+    moments = ae._optimizer_state["state"][0]["exp_avg"].clone()
+    ae.set_params(learning_rate_init=0.05, weight_decay=0.01).fit(X)
+    group = ae._optimizer_state["param_groups"][0]
+    assert (group["lr"], group["weight_decay"]) == (0.05, 0.01)
+    # Adam's moments were carried over: one more step moved them, not reset them
+    assert not torch.equal(ae._optimizer_state["state"][0]["exp_avg"], moments)
+    assert ae._optimizer_state["state"][0]["step"] == 2 * 2 * 1  # epochs x batches
+    ae.set_params(solver="sgd").fit(X)  # Adam's state does not fit SGD: fresh start
+    assert "momentum_buffer" in ae._optimizer_state["state"][0]
+    assert ae.n_iter_ == 6
+
+
+def test_failed_first_fit_leaves_the_estimator_unfitted():
+    X, y = _data()
+    est = GSRClassifier(**SMALL)
+    with pytest.raises(ValueError):
+        est.fit(_with(X, 0, 0, np.nan), y)
+    with pytest.raises(ValueError):
+        est.fit(X, np.zeros(len(X)))  # single class: classes_ must not stick
+    assert not hasattr(est, "classes_") and not hasattr(est, "n_features_in_")
+    with pytest.raises(NotFittedError):
+        est.predict(X)
+
+
+# ---------------------------------------------------------------- divergence
+def _record_losses(monkeypatch, Est):
+    losses = []
+    original = Est._train_step
+
+    def recording(self, *args):
+        loss, task_loss, penalty = original(self, *args)
+        losses.append(float(loss))
+        return loss, task_loss, penalty
+
+    monkeypatch.setattr(Est, "_train_step", recording)
+    return losses
+
+
+@pytest.mark.parametrize("Est", ESTIMATORS)
+@pytest.mark.parametrize("cause", ["learning-rate", "input-scale"])
+def test_divergence_stops_at_once_and_keeps_nothing(Est, cause, monkeypatch):
+    """A non-finite loss raises in the batch where it appears, naming the causes."""
+    X, y = _data(n=200)
+    params = {"max_iter": 50, "batch_size": 20, "random_state": 0}
+    if cause == "learning-rate":
+        params.update(learning_rate_init=1e10, solver="sgd")
+    else:
+        X = X * 1e30  # squares overflow float32
+    losses = _record_losses(monkeypatch, Est)
+    est = Est(**{**SMALL, **params})
+    with pytest.raises(DivergenceError) as info:
+        est.fit(X) if Est is GSRAutoencoder else est.fit(X, y)
+    message = str(info.value)
+    assert "non-finite" in message and "estimator was left unchanged" in message
+    assert "learning rate too high" in message
+    assert "learning_rate_init=" in message
+    assert "StandardScaler" in message and "alpha" in message
+    assert isinstance(info.value, FloatingPointError)
+    # the first non-finite batch loss was the last batch trained
+    finite = np.isfinite(losses)
+    assert not finite[-1] and finite[:-1].all()
+    assert not hasattr(est, "module_")
+    with pytest.raises(NotFittedError):
+        est.transform(X)
+
+
+def test_huge_alpha_divergence_names_alpha(monkeypatch):
+    X, _ = _data(n=100)
+    est = GSRAutoencoder(**{**SMALL, "alpha": 1e38, "max_iter": 20})
+    with pytest.raises(DivergenceError, match="alpha too large \\(alpha=1e\\+38\\)"):
+        est.fit(X * 1e3)
+
+
+def test_partial_fit_divergence_keeps_the_previous_model():
+    X, y = _data()
+    reg = GSRRegressor(**SMALL, random_state=0).partial_fit(X, X[:, 0])
+    reg.set_params(learning_rate_init=1e12, solver="sgd")
+    for _ in range(20):
+        before = _snapshot(reg, X)
+        try:
+            reg.partial_fit(X, X[:, 0])
+        except DivergenceError:
+            break
+    else:
+        pytest.fail("partial_fit did not diverge")
+    _assert_unchanged(reg, X, before)
+    assert all(torch.isfinite(p).all() for p in reg.module_.state_dict().values())
+
+
+# ---------------------------------------------------------------- interruption
+def test_interrupt_in_first_epoch_raises_and_keeps_nothing(monkeypatch):
+    """With no finished epoch there is no model to keep: the interrupt propagates."""
+    X, y = _data()
+    monkeypatch.setattr(GSRClassifier, "_train_step", _interrupt_first_batch)
+    est = GSRClassifier(**SMALL)
+    with pytest.raises(KeyboardInterrupt):
+        est.fit(X, y)
+    assert not hasattr(est, "module_")
+
+
+def test_interrupt_keeps_a_usable_model_of_finished_epochs(monkeypatch):
+    X, y = _data(n=100)
+    calls = {"n": 0}
+    original = GSRAutoencoder._train_step
+
+    def interrupting(self, *args):
+        calls["n"] += 1
+        if calls["n"] == 6:  # second batch of the third epoch (50 rows per batch)
+            raise KeyboardInterrupt
+        return original(self, *args)
+
+    monkeypatch.setattr(GSRAutoencoder, "_train_step", interrupting)
+    params = {**SMALL, "max_iter": 10, "batch_size": 50, "random_state": 0}
+    with pytest.warns(UserWarning, match="interrupted during epoch 3.*2 epoch"):
+        ae = GSRAutoencoder(**params).fit(X)
+    monkeypatch.undo()
+    assert ae.n_iter_ == 2 and len(ae.loss_curve_) == 2
+    reference = GSRAutoencoder(**{**params, "max_iter": 2}).fit(X)
+    np.testing.assert_array_equal(ae.transform(X), reference.transform(X))
+    assert not ae.module_.training
