@@ -480,7 +480,6 @@ class BaseGSR(TransformerMixin, BaseEstimator):
     def _graph_is_learned(self):
         return isinstance(self.graph, str) and self.graph == "learned"
 
-
     def _check_graph_shape(self):
         """``graph_shape`` as a tuple whose product is ``n_components`` (or None)."""
         if self.graph_shape is None:
