@@ -115,7 +115,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small run (seconds)")
     parser.add_argument("--n-components", type=int, default=None)
-    parser.add_argument("--n-samples", type=int, default=None)
+    parser.add_argument("--n-samples", type=int, nargs="+", default=None)
     parser.add_argument("--n-features", type=int, default=None)
     parser.add_argument("--rebuilds", type=int, default=None)
     parser.add_argument(
@@ -130,11 +130,11 @@ def main(argv=None):
 
     torch.set_num_threads(args.threads)
     defaults = (
-        {"n_components": 256, "n_samples": 1000, "n_features": 50, "rebuilds": 2}
+        {"n_components": 256, "n_samples": [1000], "n_features": 50, "rebuilds": 2}
         if args.quick
         else {
             "n_components": 1024,
-            "n_samples": 10000,
+            "n_samples": [2000, 10000],
             "n_features": 500,
             "rebuilds": 3,
         }
@@ -148,19 +148,22 @@ def main(argv=None):
             if args.quick
             else ["laplacian", "rayleigh", "heat", "wavelet"]
         )
-    X = make_data(args.n_samples, args.n_features)
-    results = [measure(f, X, args) for f in args.filters]
+    results = []
+    for n_samples in args.n_samples:
+        X = make_data(n_samples, args.n_features)
+        results.extend(measure(f, X, args) for f in args.filters)
     print(
-        f"learned graph, {args.n_components} neurons, {args.n_samples} x "
-        f"{args.n_features} data, {args.threads} thread(s)"
+        f"learned graph, {args.n_components} neurons, {args.n_features} features, "
+        f"{args.threads} thread(s)"
     )
     print(
-        f"{'filter':>10} {'epoch_s':>8} {'rebuild_s':>9} {'encode_s':>8} "
-        f"{'knn_s':>7} {'penalty_s':>9} {'share':>6}"
+        f"{'filter':>10} {'samples':>8} {'epoch_s':>8} {'rebuild_s':>9} "
+        f"{'encode_s':>8} {'knn_s':>7} {'penalty_s':>9} {'share':>6}"
     )
     for r in results:
         print(
-            f"{r['filter']:>10} {r['epoch_s']:>8.3f} {r['rebuild_s']:>9.3f} "
+            f"{r['filter']:>10} {r['n_samples']:>8} {r['epoch_s']:>8.3f} "
+            f"{r['rebuild_s']:>9.3f} "
             f"{r['encode_s']:>8.3f} {r['knn_s']:>7.3f} {r['penalty_s']:>9.3f} "
             f"{r['share']:>6.1%}"
         )

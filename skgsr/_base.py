@@ -942,18 +942,20 @@ class BaseGSR(TransformerMixin, BaseEstimator):
         """
         if not self._graph_is_learned():
             return
-        if state.adjacency is None:
+        if state.adjacency is None or (not state.penalty_on and not incremental):
+            # a fit that ended in the warm-up: the graph of the network as it is
+            # (partial_fit builds one only once, not at every call)
             self._rebuild_graph(state, data)
-            if not incremental:
-                warnings.warn(
-                    f"The fit ended after {state.n_iter} epoch(s), within the learned "
-                    f"graph's warm-up (graph_warmup={self.graph_warmup}): the graph "
-                    "penalty was never applied. feature_graph_ is the co-activation "
-                    "graph of the unregularized network; increase max_iter or "
-                    "decrease graph_warmup.",
-                    UserWarning,
-                    stacklevel=4,
-                )
+        if not state.penalty_on and not incremental:
+            warnings.warn(
+                f"The fit ended after {state.n_iter} epoch(s), within the learned "
+                f"graph's warm-up (graph_warmup={self.graph_warmup}): the graph "
+                "penalty was never applied. feature_graph_ is the co-activation "
+                "graph of the unregularized network; increase max_iter or "
+                "decrease graph_warmup.",
+                UserWarning,
+                stacklevel=4,
+            )
         if state.rebuilt and state.inactive.size:
             warnings.warn(
                 f"{state.inactive.size} of {self.n_components} structured neurons "
