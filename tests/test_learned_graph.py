@@ -86,6 +86,15 @@ def test_binary_graph_is_symmetrized_sklearn_knn(metric):
     assert np.all(np.asarray(A.sum(axis=1)).ravel() >= 4)
 
 
+def test_wide_layers_are_searched_in_blocks():
+    """Above 2048 neurons the distances are computed in row blocks; the graph is
+    still scikit-learn's kNN graph."""
+    H = np.random.RandomState(5).normal(size=(12, 2100))
+    A = coactivation_graph(H, n_neighbors=3, metric="euclidean", kernel="binary")
+    K = kneighbors_graph(H.T, 3)
+    assert (A != K.maximum(K.T)).nnz == 0
+
+
 def test_gaussian_weights_follow_the_formula():
     """A_ij = exp(-d_ij^2 / (sigma_i sigma_j)), d_ij = sqrt(2 (1 - r_ij)), sigma_i
     the distance to the k-th neighbour: checked against np.corrcoef."""
