@@ -104,12 +104,11 @@ stability = [
     for a, b in zip(history[:-1], history[1:], strict=True)
 ]
 n_parts = [csgraph.connected_components(A, directed=False)[0] for A in history]
+print(f"epoch {ae.graph_history_epochs_[0]:>2}: {n_parts[0]} component(s)")
 for epoch, parts, kept in zip(
-    ae.graph_history_epochs_, n_parts, [np.nan, *stability], strict=True
+    ae.graph_history_epochs_[1:], n_parts[1:], stability, strict=True
 ):
-    print(
-        f"epoch {epoch:>2}: {parts} component(s), edges shared with previous {kept:.2f}"
-    )
+    print(f"epoch {epoch:>2}: {parts} component(s), {kept:.2f} of edges kept")
 
 # %%
 # The graph's modules
@@ -222,5 +221,6 @@ fig.tight_layout()
 # of antigen-presenting cells (``HLA-DRA``, ``HLA-DPA1``, ``CST3``), each tracked
 # by its own group of neurons. The graph itself ends in two components, a
 # lymphoid and a myeloid one, that are not joined by any edge: a disconnected
-# learned graph is a valid result, not a failure.
+# learned graph is a valid result, not a failure. The price is reconstruction:
+# the printed MSE is about 30% above the unregularized network's at this alpha.
 plt.show()
