@@ -20,7 +20,27 @@ neuron's *preferred module* is the module factor it correlates with most
 Usage::
 
     python benchmarks/bench_learned_graph_recovery.py --out recovery.json
+    python benchmarks/bench_learned_graph_recovery.py --stage final --seeds 5 \
+        --max-iter 80
+    python benchmarks/bench_learned_graph_recovery.py --stage neighbors --seeds 5
     python benchmarks/bench_learned_graph_recovery.py --quick
+
+Measured (2-core CPU, one thread per job; 1000 samples, 5 modules of 10
+features, 32 neurons; mean ARI over seeds, alpha=0 gives 0.08-0.12):
+
+- ``--stage grid`` (3 seeds, 40 epochs): ``filter="laplacian"`` at alpha=0.1
+  reached ARI 0.65-0.83 whatever the metric, kernel and centring;
+  ``"rayleigh"`` at most 0.46, the centred Rayleigh quotient at most 0.32.
+  Correlation kNN kept more modules apart (4.7 of 5 preferred vs 4.0-4.3 for
+  Euclidean) at equal or slightly lower ARI.
+- ``--stage final`` (5 seeds, 80 epochs): correlation + Gaussian kernel 0.76
+  (worst seed 0.61), correlation + binary 0.65, Euclidean 0.65-0.67; centred
+  Rayleigh 0.39-0.42. Reconstruction MSE 1.2x that of alpha=0.
+- ``--stage neighbors`` (5 seeds, 40 epochs): ``n_neighbors`` 3 / 5 / 8 gave
+  0.47 / 0.63 / 0.42 (laplacian) and 0.37 / 0.40 / 0.28 (centred Rayleigh).
+
+Hence the defaults ``graph_metric="correlation"``, ``graph_kernel="gaussian"``,
+``n_neighbors=5``, ``filter_center=False``.
 """
 
 import argparse
