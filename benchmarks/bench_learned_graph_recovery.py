@@ -33,9 +33,10 @@ features, 32 neurons; mean ARI over seeds, alpha=0 gives 0.08-0.12):
   ``"rayleigh"`` at most 0.46, the centred Rayleigh quotient at most 0.32.
   Correlation kNN kept more modules apart (4.7 of 5 preferred vs 4.0-4.3 for
   Euclidean) at equal or slightly lower ARI.
-- ``--stage final`` (5 seeds, 80 epochs): correlation + Gaussian kernel 0.76
-  (worst seed 0.61), correlation + binary 0.65, Euclidean 0.65-0.67; centred
-  Rayleigh 0.39-0.42. Reconstruction MSE 1.2x that of alpha=0.
+- ``--stage final`` (5 seeds, 80 epochs, alpha 0.1 / 0.3): correlation +
+  Gaussian kernel 0.76 / 0.70 (worst seed at 0.1: 0.61), correlation + binary
+  0.65 / 0.71, Euclidean 0.63-0.67; centred Rayleigh (alpha=1) 0.39-0.42.
+  Reconstruction MSE 1.2-1.3x that of alpha=0.
 - ``--stage neighbors`` (5 seeds, 40 epochs): ``n_neighbors`` 3 / 5 / 8 gave
   0.47 / 0.63 / 0.42 (laplacian) and 0.37 / 0.40 / 0.28 (centred Rayleigh).
 
