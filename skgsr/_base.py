@@ -316,16 +316,33 @@ default="laplacian"
         How the spectral filters apply ``g(L)``.
     filter_order : int, default=30
         Degree of the Chebyshev approximation.
+    filter_center : bool, default=False
+        Centre each sample's activations over the neurons before the filter
+        (:class:`skgsr.penalty.GraphPenalty` ``center``): with
+        ``filter="rayleigh"`` this is the centred, scale-free Rayleigh quotient,
+        blind to a common offset of all neurons.
     n_neighbors : int, default=5
         Neighbours per neuron in the learned graph.
     graph_warmup : int, default=10
         Epochs trained without penalty before the first learned graph.
     graph_update_interval : int, default=5
-        Epochs between two rebuilds of the learned graph.
+        Epochs between two rebuilds of the learned graph: a graph is built before
+        epoch ``graph_warmup`` (counting from 0) and every
+        ``graph_update_interval`` epochs after. Epochs are counted over
+        ``warm_start`` fits and ``partial_fit`` calls (one call is one epoch), so
+        a continued fit continues the schedule.
     graph_n_samples : int, default=1000
-        Training samples encoded to build the learned graph.
-    graph_kernel : {"binary", "gaussian"}, default="binary"
-        Edge weights of the learned kNN graph.
+        Training samples encoded to build the learned graph (all of them when
+        there are fewer). ``partial_fit`` encodes rows of the X of the call that
+        triggers a rebuild, so chunks smaller than ``graph_n_samples`` give a
+        noisier graph.
+    graph_kernel : {"gaussian", "binary"}, default="gaussian"
+        Edge weights of the learned kNN graph: a Gaussian kernel with adaptive
+        bandwidth, or unit weights (see :func:`skgsr.graphs.coactivation_graph`).
+    graph_metric : {"correlation", "cosine", "euclidean"}, default="correlation"
+        Distance between neurons in the learned graph: ``"correlation"`` joins
+        neurons whose activations rise and fall together whatever their offset
+        and scale (see :func:`skgsr.graphs.coactivation_graph`).
     activation : str, default="relu"
         Activation of the hidden layers: ``"relu"``, ``"tanh"``, ``"logistic"``,
         ``"identity"``, ``"leaky_relu"``, ``"elu"``, ``"gelu"``, ``"softplus"``.
@@ -381,13 +398,28 @@ _FITTED_ATTRIBUTES_DOC = """
     penalty_curve_ : list of float
         Graph penalty (without ``alpha``) of the structured layer per epoch;
         NaN while a learned graph is warming up.
+    graph_history_ : list of scipy.sparse.csr_array
+        With ``graph="learned"``: the learned graphs in the order they were
+        built (the last 50), to watch the structure form;
+        ``graph_history_[-1]`` is ``feature_graph_`` unless early stopping
+        restored the graph of an earlier epoch.
+    graph_history_epochs_ : list of int
+        With ``graph="learned"``: for each graph of ``graph_history_``, the number
+        of epochs trained before it was built.
+    inactive_neurons_ : ndarray of int
+        With ``graph="learned"``: the structured neurons whose activation did not
+        vary over the samples encoded for the last graph (dead units, see
+        :func:`skgsr.graphs.inactive_neurons`); they are isolated nodes of
+        ``feature_graph_`` and a warning names them.
     validation_scores_ : list of float or None
         Validation score per epoch with ``early_stopping``, else None.
     best_validation_score_ : float or None
         Best validation score with ``early_stopping``, else None.
     history_ : list of dict
         Per epoch: ``epoch``, ``loss``, ``task_loss``, ``penalty``,
-        ``validation_score``, ``duration``.
+        ``validation_score``, ``duration``; with ``graph="learned"`` also
+        ``graph_updated`` (a graph was built before this epoch) and
+        ``graph_duration`` (seconds spent building it).
     n_iter_ : int
         Epochs run.
     n_features_in_ : int
@@ -423,7 +455,9 @@ class BaseGSR(TransformerMixin, BaseEstimator):
         "graph_warmup": [Interval(Integral, 0, None, closed="left")],
         "graph_update_interval": [Interval(Integral, 1, None, closed="left")],
         "graph_n_samples": [Interval(Integral, 1, None, closed="left")],
-        "graph_kernel": [StrOptions({"binary", "gaussian"})],
+        "graph_kernel": [StrOptions(set(graphs.COACTIVATION_KERNELS))],
+        "graph_metric": [StrOptions(set(graphs.COACTIVATION_METRICS))],
+        "filter_center": ["boolean"],
         "activation": [StrOptions(set(ACTIVATIONS))],
         "embedding_activation": [StrOptions({"auto", *ACTIVATIONS})],
         "solver": [StrOptions({"adam", "adamw", "sgd"})],
@@ -457,11 +491,13 @@ class BaseGSR(TransformerMixin, BaseEstimator):
         filter_scale=None,
         filter_method="auto",
         filter_order=30,
+        filter_center=False,
         n_neighbors=5,
         graph_warmup=10,
         graph_update_interval=5,
         graph_n_samples=1000,
-        graph_kernel="binary",
+        graph_kernel="gaussian",
+        graph_metric="correlation",
         activation="relu",
         embedding_activation="auto",
         solver="adam",
@@ -488,11 +524,13 @@ class BaseGSR(TransformerMixin, BaseEstimator):
         self.filter_scale = filter_scale
         self.filter_method = filter_method
         self.filter_order = filter_order
+        self.filter_center = filter_center
         self.n_neighbors = n_neighbors
         self.graph_warmup = graph_warmup
         self.graph_update_interval = graph_update_interval
         self.graph_n_samples = graph_n_samples
         self.graph_kernel = graph_kernel
+        self.graph_metric = graph_metric
         self.activation = activation
         self.embedding_activation = embedding_activation
         self.solver = solver
@@ -603,6 +641,7 @@ class BaseGSR(TransformerMixin, BaseEstimator):
             scale=self.filter_scale,
             method=self.filter_method,
             order=self.filter_order,
+            center=self.filter_center,
         )
 
     # ============================================================ module
@@ -675,6 +714,8 @@ class BaseGSR(TransformerMixin, BaseEstimator):
                 best_validation_score=self.best_validation_score_,
                 n_iter=self.n_iter_,
                 graph_history=list(getattr(self, "graph_history_", [])),
+                graph_epochs=list(getattr(self, "graph_history_epochs_", [])),
+                inactive=getattr(self, "inactive_neurons_", None),
                 graph_updates=getattr(self, "_graph_updates", 0),
                 generator_state=getattr(self, "_generator_state", None),
                 optimizer_state=copy.deepcopy(getattr(self, "_optimizer_state", None)),
@@ -702,6 +743,8 @@ class BaseGSR(TransformerMixin, BaseEstimator):
                 best_validation_score=None,
                 n_iter=0,
                 graph_history=[],
+                graph_epochs=[],
+                inactive=None,
                 graph_updates=0,
                 generator_state=None,
                 optimizer_state=None,
@@ -712,6 +755,8 @@ class BaseGSR(TransformerMixin, BaseEstimator):
         if self.early_stopping and not incremental and state.validation_scores is None:
             state.validation_scores = []
         state.device = device
+        state.penalty_on = not self._graph_is_learned()
+        state.rebuilt = False
         state.optimizer = self._make_optimizer(state.module)
         if state.optimizer_state is not None and (incremental or self.warm_start):
             _resume_optimizer(state.optimizer, state.optimizer_state)
@@ -723,6 +768,14 @@ class BaseGSR(TransformerMixin, BaseEstimator):
             if seed is None:
                 seed = _torch_seed(check_random_state(self.random_state))
             state.generator.manual_seed(seed + 1)
+        # the samples encoded for a learned graph are drawn from their own stream,
+        # so that building a graph never shifts the training shuffle
+        state.graph_rng = copy.deepcopy(getattr(self, "_graph_rng", None))
+        if state.graph_rng is None or not continuing:
+            seed = getattr(state, "seed", None)
+            if seed is None:
+                seed = _torch_seed(check_random_state(self.random_state))
+            state.graph_rng = np.random.RandomState(seed + 2)
         return state
 
     def _fit(self, X, y=None, sample_weight=None, incremental=False):
@@ -810,14 +863,24 @@ class BaseGSR(TransformerMixin, BaseEstimator):
         batch_size = self._batch_size(data.n_samples)
         n_epochs = 1 if incremental else self.max_iter
         best_loss, best_score, stall = np.inf, -np.inf, 0
-        best_state_dict = None
+        best_state_dict = best_adjacency = None
         last_good = _snapshot(state.module)
         converged = False
         if self.verbose:
             print(f"{'epoch':>6} {'loss':>12} {'penalty':>12} {'valid':>10} {'dur':>7}")
         for _ in range(n_epochs):
             epoch = state.n_iter
+            penalty_was_on, updates = state.penalty_on, state.graph_updates
+            graph_time = time.perf_counter()
             self._on_epoch_start(state, data, epoch)
+            graph_time = time.perf_counter() - graph_time
+            graph_updated = state.graph_updates > updates
+            if state.penalty_on and not penalty_was_on:
+                # the objective gains a term: the warm-up's losses and scores are
+                # not comparable, and weights from the warm-up (no penalty at all)
+                # must not be restored as the best
+                best_loss, best_score, stall = np.inf, -np.inf, 0
+                best_state_dict = best_adjacency = None
             start = time.perf_counter()
             try:
                 loss, task_loss, penalty = self._run_epoch(
@@ -846,16 +909,18 @@ class BaseGSR(TransformerMixin, BaseEstimator):
             state.loss_curve.append(loss)
             state.penalty_curve.append(penalty)
             duration = time.perf_counter() - start
-            state.history.append(
-                {
-                    "epoch": state.n_iter,
-                    "loss": loss,
-                    "task_loss": task_loss,
-                    "penalty": penalty,
-                    "validation_score": score,
-                    "duration": duration,
-                }
-            )
+            record = {
+                "epoch": state.n_iter,
+                "loss": loss,
+                "task_loss": task_loss,
+                "penalty": penalty,
+                "validation_score": score,
+                "duration": duration,
+            }
+            if self._graph_is_learned():
+                record["graph_updated"] = graph_updated
+                record["graph_duration"] = graph_time if graph_updated else 0.0
+            state.history.append(record)
             if self.verbose:
                 valid = "" if score is None else f"{score:.4f}"
                 print(
@@ -864,7 +929,9 @@ class BaseGSR(TransformerMixin, BaseEstimator):
                     flush=True,
                 )
             last_good = _snapshot(state.module)
-            if incremental:
+            if incremental or not state.penalty_on:
+                # no stopping before a learned graph's penalty is on: a network
+                # stopped in its warm-up would never have been regularized
                 continue
             # stopping rule of scikit-learn's MLP: n_iter_no_change epochs without
             # improving the best loss (or validation score) by tol
@@ -876,6 +943,7 @@ class BaseGSR(TransformerMixin, BaseEstimator):
                 if score > best_score:
                     best_score = score
                     best_state_dict = last_good
+                    best_adjacency = state.adjacency
             else:
                 stall = 0 if loss < best_loss - self.tol else stall + 1
                 best_loss = min(best_loss, loss)
@@ -898,7 +966,11 @@ class BaseGSR(TransformerMixin, BaseEstimator):
         if best_state_dict is not None:
             state.module.load_state_dict(best_state_dict)
             state.best_validation_score = best_score
-        self._on_fit_end(state, data)
+            if best_adjacency is not state.adjacency:
+                # the best weights go with the graph they were trained on
+                state.adjacency = best_adjacency
+                state.penalty.set_graph(best_adjacency)
+        self._on_fit_end(state, data, incremental)
 
     def _run_epoch(self, state, data, targets, weights, batch_size):
         """One pass over the data in shuffled minibatches; returns epoch means."""
@@ -939,7 +1011,7 @@ class BaseGSR(TransformerMixin, BaseEstimator):
         )
 
     def _penalty_active(self, state):
-        return state.penalty is not None
+        return state.penalty is not None and state.penalty_on
 
     def _train_step(self, state, xb, tb, wb):
         """Forward, loss, backward and optimizer step on one minibatch.
@@ -952,12 +1024,13 @@ class BaseGSR(TransformerMixin, BaseEstimator):
             task_loss = per_sample.mean()
         else:
             task_loss = (per_sample * wb).sum() / wb.sum()
-        if state.penalty is not None and self.alpha > 0:
+        active = self._penalty_active(state)
+        if active and self.alpha > 0:
             penalty = state.penalty(z, wb)
             loss = task_loss + self.alpha * penalty
         else:
             loss = task_loss
-            if state.penalty is not None:
+            if active:
                 # alpha == 0: the penalty is only measured, not trained on
                 with torch.no_grad():
                     penalty = state.penalty(z.detach(), wb)
@@ -969,25 +1042,57 @@ class BaseGSR(TransformerMixin, BaseEstimator):
         return loss.detach(), task_loss.detach(), penalty.detach()
 
     def _on_epoch_start(self, state, data, epoch):
-        """Hook before each epoch: rebuild the learned graph on its schedule.
+        """Hook before each epoch: switch the penalty on and rebuild the graph.
 
-        No penalty for the first ``graph_warmup`` epochs, then a new graph before
-        epoch ``graph_warmup`` and every ``graph_update_interval`` epochs after.
+        For ``graph="learned"``: no penalty for the first ``graph_warmup`` epochs,
+        then a new graph before epoch ``graph_warmup`` and every
+        ``graph_update_interval`` epochs after (``epoch`` counts all epochs of the
+        estimator, over warm starts and ``partial_fit`` calls).
         """
         if not self._graph_is_learned() or epoch < self.graph_warmup:
             return
+        state.penalty_on = True
         if (epoch - self.graph_warmup) % self.graph_update_interval == 0:
             self._rebuild_graph(state, data)
 
-    def _on_fit_end(self, state, data):
-        """Hook after the last epoch: a learned graph exists even after a short fit."""
-        if self._graph_is_learned() and state.adjacency is None:
+    def _on_fit_end(self, state, data, incremental=False):
+        """Hook after the last epoch: a learned graph exists even after a short fit.
+
+        Reports what a user of a learned graph must know: a fit that ended before
+        the penalty was ever on, and neurons left out of the graph as inactive.
+        """
+        if not self._graph_is_learned():
+            return
+        if state.adjacency is None or (not state.penalty_on and not incremental):
+            # a fit that ended in the warm-up: the graph of the network as it is
+            # (partial_fit builds one only once, not at every call)
             self._rebuild_graph(state, data)
+        if not state.penalty_on and not incremental:
+            warnings.warn(
+                f"The fit ended after {state.n_iter} epoch(s), within the learned "
+                f"graph's warm-up (graph_warmup={self.graph_warmup}): the graph "
+                "penalty was never applied. feature_graph_ is the co-activation "
+                "graph of the unregularized network; increase max_iter or "
+                "decrease graph_warmup.",
+                UserWarning,
+                stacklevel=4,
+            )
+        if state.rebuilt and state.inactive.size:
+            warnings.warn(
+                f"{state.inactive.size} of {self.n_components} structured neurons "
+                "did not vary over the samples encoded for the last learned graph "
+                "(dead or saturated units); they are isolated nodes of "
+                f"feature_graph_, without penalty: {state.inactive[:10].tolist()}"
+                f"{' ...' if state.inactive.size > 10 else ''} (inactive_neurons_).",
+                UserWarning,
+                stacklevel=4,
+            )
 
     def _rebuild_graph(self, state, data):
         """Encode up to ``graph_n_samples`` training rows and rebuild the kNN graph."""
         n_samples = min(self.graph_n_samples, data.n_samples)
-        index = torch.randperm(data.n_samples, generator=state.generator)[:n_samples]
+        index = state.graph_rng.permutation(data.n_samples)[:n_samples]
+        index = torch.from_numpy(np.sort(index))
         with evaluation_mode(state.module), torch.no_grad():
             activations = torch.cat(
                 [
@@ -995,17 +1100,25 @@ class BaseGSR(TransformerMixin, BaseEstimator):
                     for chunk in index.split(_INFERENCE_BATCH)
                 ]
             ).numpy()
-        adjacency = graphs.coactivation_graph(
-            activations, n_neighbors=self.n_neighbors, kernel=self.graph_kernel
+        adjacency, inactive = graphs.coactivation_graph(
+            activations,
+            n_neighbors=self.n_neighbors,
+            metric=self.graph_metric,
+            kernel=self.graph_kernel,
+            return_inactive=True,
         )
         if state.penalty is None:
             state.penalty = self._make_penalty(adjacency).to(state.device)
         else:
             state.penalty.set_graph(adjacency)
         state.adjacency = adjacency
+        state.inactive = np.flatnonzero(inactive)
+        state.rebuilt = True
         state.graph_updates += 1
         state.graph_history.append(adjacency)
+        state.graph_epochs.append(state.n_iter)
         del state.graph_history[:-_GRAPH_HISTORY_SIZE]
+        del state.graph_epochs[:-_GRAPH_HISTORY_SIZE]
 
     def _commit(self, state):
         """Publish the trained state as fitted attributes."""
@@ -1026,9 +1139,12 @@ class BaseGSR(TransformerMixin, BaseEstimator):
         self.best_validation_score_ = state.best_validation_score
         self.n_iter_ = state.n_iter
         self._generator_state = state.generator_state
+        self._graph_rng = state.graph_rng
         self._optimizer_state = state.optimizer.state_dict()
         if self._graph_is_learned():
             self.graph_history_ = state.graph_history
+            self.graph_history_epochs_ = state.graph_epochs
+            self.inactive_neurons_ = state.inactive
             self._graph_updates = state.graph_updates
 
     # ============================================================ inference

@@ -133,6 +133,15 @@ class GraphPenalty(nn.Module):
       e^{-1-s_{max}\\lambda}` (:func:`skgsr.filters.wavelet_scaling_function`);
     - a callable ``g``: :math:`\\mathrm{mean}_b \\|g(L) x_b\\|_2^2`.
 
+    With ``center=True`` every filter sees the centred signal
+    :math:`\\bar x_b = x_b - \\tfrac{1}{n} (\\mathbf 1^T x_b) \\mathbf 1` instead of
+    :math:`x_b`. The centred Rayleigh quotient :math:`\\bar x_b^T L \\bar x_b /
+    (\\bar x_b^T \\bar x_b + 10^{-12})` is then a pure measure of how the neurons
+    differ across the graph: neither shrinking the layer nor adding a common
+    offset to every neuron lowers it (on a learned graph, where nothing ties the
+    neurons to fixed positions, a common offset is an easy way to make all
+    neurons look alike).
+
     Parameters
     ----------
     adjacency : array-like, scipy sparse matrix or networkx.Graph of shape (n, n)
@@ -152,6 +161,9 @@ default="laplacian"
         ``"auto"`` is exact up to :data:`EXACT_MAX_NODES` nodes.
     order : int, default=30
         Degree of the Chebyshev polynomial.
+    center : bool, default=False
+        Subtract each sample's mean over the neurons before filtering. False
+        gives the penalties of SPEC.md exactly.
     lmax : float, optional
         Largest Laplacian eigenvalue to use (for the Chebyshev interval and the
         default scales); estimated by :func:`largest_eigenvalue` when None.
@@ -187,6 +199,7 @@ default="laplacian"
         method="auto",
         order=30,
         lmax=None,
+        center=False,
     ):
         super().__init__()
         if not callable(filter) and filter not in FILTER_NAMES:
@@ -211,6 +224,7 @@ default="laplacian"
         self.scale = scale
         self.method = method
         self.order = int(order)
+        self.center = bool(center)
         self.set_graph(adjacency, lmax=lmax)
 
     # ------------------------------------------------------------------ graph
@@ -323,6 +337,8 @@ default="laplacian"
                 f"GraphPenalty expects activations of shape (batch, {self.n_nodes}); "
                 f"got {tuple(x.shape)}."
             )
+        if self.center:
+            x = x - x.mean(dim=1, keepdim=True)
         if self.method_ == "sparse":
             xt = x.T.contiguous()
             energy = _QuadraticForm.apply(
@@ -366,7 +382,7 @@ default="laplacian"
         name = "callable" if callable(self.filter) else repr(self.filter)
         return (
             f"n_nodes={self.n_nodes}, filter={name}, laplacian={self.laplacian!r}, "
-            f"method={self.method_!r}"
+            f"method={self.method_!r}" + (", center=True" if self.center else "")
         )
 
 
