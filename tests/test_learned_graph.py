@@ -217,7 +217,9 @@ def dense_penalty(Z, L, filt, scales, center):
         G = U @ np.diag(1 - np.exp(-scales[0] * lam)) @ U.T
         return np.mean(np.sum((Z @ G) ** 2, axis=1))
     if filt == "wavelet":
-        total = 0.0
+        # the low-pass scaling function exp(-1 - s_max lam), then the Mexican hats
+        H = U @ np.diag(np.exp(-1.0 - max(scales) * lam)) @ U.T
+        total = np.abs(Z @ H).sum(axis=1)
         for s in scales:
             G = U @ np.diag(s * lam * np.exp(-s * lam)) @ U.T
             total = total + np.abs(Z @ G).sum(axis=1)
@@ -410,7 +412,7 @@ def test_inactive_neurons_are_reported_by_the_estimator(small_data):
 
 def test_learned_graph_parameter_errors(small_data):
     X, _ = small_data
-    with pytest.raises(ValueError, match="n_neighbors=12 must be smaller than"):
+    with pytest.raises(ValueError, match="n_neighbors=12 nearest other neurons"):
         GSRAutoencoder(**{**SMALL, "n_neighbors": 12}).fit(X)
     with pytest.raises(ValueError, match="graph_metric"):
         GSRAutoencoder(**SMALL, graph_metric="manhattan").fit(X)
