@@ -644,6 +644,27 @@ class BaseGSR(TransformerMixin, BaseEstimator):
             center=self.filter_center,
         )
 
+    def _continued_penalty(self, adjacency):
+        """The penalty for a continued fit: the fitted one when nothing it depends
+        on changed (it may hold an eigendecomposition), else one built anew from
+        the current filter parameters."""
+        if adjacency is None:
+            return None
+        old = getattr(self, "penalty_", None)
+        same = old is not None and (
+            (old.filter, old.laplacian, old.method, old.order, old.center)
+            == (
+                self.filter,
+                self._resolved_laplacian(),
+                self.filter_method,
+                self.filter_order,
+                self.filter_center,
+            )
+            and _same_scale(old.scale, self.filter_scale)
+            and (self.feature_graph_ != adjacency).nnz == 0
+        )
+        return copy.deepcopy(old) if same else self._make_penalty(adjacency)
+
     # ============================================================ module
     def _embedding_activation(self):
         if self.embedding_activation != "auto":
@@ -700,7 +721,7 @@ class BaseGSR(TransformerMixin, BaseEstimator):
             # work on copies: a failed fit must leave the fitted estimator as it was
             state = _TrainState(
                 module=copy.deepcopy(self.module_).to(device),
-                penalty=copy.deepcopy(self.penalty_),
+                penalty=None,
                 adjacency=self.feature_graph_,
                 graph_shape=self.graph_shape_,
                 loss_curve=list(self.loss_curve_),
@@ -720,6 +741,17 @@ class BaseGSR(TransformerMixin, BaseEstimator):
                 generator_state=getattr(self, "_generator_state", None),
                 optimizer_state=copy.deepcopy(getattr(self, "_optimizer_state", None)),
             )
+            width = state.module.structured[0].out_features
+            if width != self.n_components:
+                raise ValueError(
+                    f"Cannot continue training (warm_start or partial_fit): the fitted "
+                    f"structured layer has {width} neurons but n_components="
+                    f"{self.n_components}. Set warm_start=False to train anew."
+                )
+            if not self._graph_is_learned():
+                # the graph parameters may have changed since the last fit
+                state.adjacency, state.graph_shape = self._initial_graph()
+            state.penalty = self._continued_penalty(state.adjacency)
             if state.penalty is not None:
                 state.penalty = state.penalty.to(device)
         else:
@@ -1284,6 +1316,13 @@ def _resume_optimizer(optimizer, saved):
     optimizer.load_state_dict(
         {"state": saved["state"], "param_groups": current["param_groups"]}
     )
+
+
+def _same_scale(a, b):
+    """Whether two ``filter_scale`` values (None, a float or a sequence) agree."""
+    if a is None or b is None:
+        return a is None and b is None
+    return np.array_equal(np.ravel(a), np.ravel(b))
 
 
 def _snapshot(module):

@@ -504,3 +504,21 @@ def test_standard_scaler_pipeline_transform(digits):
     pipe = Pipeline([("scale", StandardScaler()), ("ae", GSRAutoencoder(max_iter=2))])
     Z = pipe.fit_transform(X[:200])
     assert Z.shape == (200, 64)
+
+
+def test_warm_start_follows_changed_filter_and_graph(digits):
+    """A continued fit uses the current filter and graph parameters, and reuses
+    the fitted penalty (with its cached operators) when nothing changed."""
+    X, y = digits
+    clf = GSRClassifier(max_iter=2, warm_start=True, random_state=0)
+    clf.fit(X[:300], y[:300])
+    first_penalty = clf.penalty_
+    clf.fit(X[:300], y[:300])
+    assert clf.penalty_.filter == "laplacian" and clf.penalty_ is not first_penalty
+    clf.set_params(filter="heat", graph="torus")
+    clf.fit(X[:300], y[:300])
+    assert clf.penalty_.filter == "heat" and clf.penalty_.method_ == "exact"
+    assert clf.feature_graph_.nnz // 2 == 128  # the 8x8 torus
+    assert clf.n_iter_ == 6
+    with pytest.raises(ValueError, match="n_components"):
+        clf.set_params(n_components=16).fit(X[:300], y[:300])
