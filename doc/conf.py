@@ -102,3 +102,23 @@ html_theme_options = {
 }
 html_show_sourcelink = False
 html_context = {"default_mode": "light"}
+
+
+# ---------------------------------------------------------------- autodoc hook
+def _skip_scikit_learn_members(app, what, name, obj, skip, options):
+    """Leave out the methods a class inherits from scikit-learn.
+
+    They are scikit-learn's API (``get_params``, ``set_output``, the metadata
+    routing ``set_*_request`` methods...) and are documented there; their
+    docstrings also refer to labels of scikit-learn's own documentation, which
+    would be broken links here.
+    """
+    if what == "class" and (getattr(obj, "__module__", None) or "").startswith(
+        "sklearn."
+    ):
+        return True
+    return None
+
+
+def setup(app):
+    app.connect("autodoc-skip-member", _skip_scikit_learn_members)

@@ -97,3 +97,13 @@ ax.set_xlabel("smoothness of the layer (0 = random arrangement)")
 ax.set_ylabel("cross-validated accuracy")
 ax.set_title("Digits, 8x8 grid: accuracy vs smoothness")
 plt.show()
+
+# %%
+# In this short training (25 epochs) the penalty does not cost accuracy at
+# first: it acts as a regularizer, and accuracy rises with the smoothness up
+# to ``alpha=3e-2`` (measured: 0.948 at ``alpha=0``, 0.967 at ``3e-2``, with
+# smoothness 0.00 and 0.66). Beyond, the smoothness saturates near 0.7 while
+# accuracy falls and varies more between folds (0.950 ± 0.009 at ``alpha=0.1``):
+# the layer is being shrunk rather than organized (see :ref:`gsr`). The search
+# refits ``alpha=3e-2``, the most accurate; a model chosen for readability
+# would take the smoothest point before the drop.
