@@ -41,7 +41,7 @@ def _parser():
             "on an 8x8 grid, without and with the graph penalty; print the test "
             "reconstruction error and the smoothness of the layer for both, and "
             "write their class-average activation maps as PNG files (needs "
-            "matplotlib). Takes about 10-20 seconds."
+            "matplotlib). Takes about half a minute on 2 CPU cores."
         ),
     )
     demo.add_argument(
