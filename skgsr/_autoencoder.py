@@ -148,7 +148,7 @@ class GSRAutoencoder(ClassNamePrefixFeaturesOutMixin, BaseGSR):
 
         Returns
         -------
-        X_original : ndarray of shape (n_samples, n_features_in_), dtype float32
+        X_original : ndarray of shape (n_samples, `n_features_in_`), dtype float32
         """
         check_is_fitted(self, "module_")
         with explain_input_errors():

@@ -10,11 +10,11 @@ Laplacian ``L`` over the ``n`` neurons, :class:`GraphPenalty` returns
 
 - ``"laplacian"`` and ``"rayleigh"`` are quadratic forms :math:`x^T L x`,
   computed with one sparse product ``L @ X^T`` whose result is also the gradient
-  (:math:`\\nabla_x\\, x^T L x = 2Lx`): O(B·|E|), no dense ``n x n`` matrix.
+  (:math:`\\nabla_x\\, x^T L x = 2Lx`): ``O(B·|E|)``, no dense ``n x n`` matrix.
 - the other filters apply :math:`g(L)` either exactly (``method="exact"``:
   eigendecomposition once per graph, then two dense products per batch,
   O(B·n²)) or with a Chebyshev polynomial of degree ``order`` in the rescaled
-  Laplacian (``method="chebyshev"``: ``order`` sparse products, O(B·order·|E|)).
+  Laplacian (``method="chebyshev"``: ``order`` sparse products, ``O(B·order·|E|)``).
 """
 
 import warnings
@@ -32,8 +32,8 @@ __all__ = ["EXACT_MAX_NODES", "GraphPenalty", "largest_eigenvalue"]
 
 #: ``method="auto"`` applies ``g(L)`` exactly up to this many nodes and by a
 #: Chebyshev polynomial above. Exact costs O(n^3) once plus O(B n^2) dense work per
-#: batch (per scale for the L1 wavelet penalty); Chebyshev costs O(B order |E|)
-#: sparse work. With |E| ~ 2n (grids) and order 30 the flop counts cross near
+#: batch (per scale for the L1 wavelet penalty); Chebyshev costs ``O(B order |E|)``
+#: sparse work. With ``|E| ~ 2n`` (grids) and order 30 the flop counts cross near
 #: n ~ 60 per scale, but dense products run ~10x more flops per second than sparse
 #: ones on CPU, which puts the crossover between 256 and 512 nodes; 256 keeps the
 #: eigendecomposition (a few ms) negligible next to training.
