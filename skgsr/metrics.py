@@ -22,6 +22,7 @@ descrambled one (:mod:`skgsr.descramble`).
 import warnings
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array
 
@@ -496,6 +497,16 @@ def module_recovery(graph, modules, n_modules=None, random_state=None):
         raise ValueError(
             f"n_modules must be between 1 and n_nodes - 1 = {n - 1}; got {n_modules}."
         )
+    # scikit-learn's spectral embedding refuses 64-bit sparse indices, which scipy
+    # gives a graph assembled from int64 coordinates (a learned feature_graph_)
+    adjacency = sp.csr_array(
+        (
+            adjacency.data,
+            adjacency.indices.astype(np.int32),
+            adjacency.indptr.astype(np.int32),
+        ),
+        shape=adjacency.shape,
+    )
     clustering = SpectralClustering(
         n_clusters=int(n_modules),
         affinity="precomputed",

@@ -346,6 +346,24 @@ def test_module_recovery_of_cliques():
     assert 0 < expected < 1
 
 
+def test_module_recovery_of_a_graph_with_64_bit_indices():
+    """A learned ``feature_graph_`` has int64 sparse indices (scipy builds it from
+    int64 coordinates); scikit-learn's spectral clustering refuses those (when the
+    Laplacian has more than 7 diagonals, as these 5-cliques), so module_recovery
+    must hand it 32-bit ones."""
+    cliques = sp.csr_array(sp.block_diag([np.ones((5, 5))] * 3))
+    wide = sp.csr_array(
+        (
+            cliques.data,
+            cliques.indices.astype(np.int64),
+            cliques.indptr.astype(np.int64),
+        ),
+        shape=cliques.shape,
+    )
+    assert wide.indices.dtype == np.int64
+    assert module_recovery(wide, np.repeat([0, 1, 2], 5), random_state=0) == 1.0
+
+
 def test_module_recovery_planted_partition_and_noise():
     rng = np.random.RandomState(16)
     modules = np.repeat(np.arange(4), 15)
