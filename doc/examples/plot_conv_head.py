@@ -11,7 +11,8 @@ over the structured layer reshaped to ``graph_shape_``, then a linear read-out.
 
 We compare the two heads, each without and with the graph penalty, on held-out
 digits: accuracy, and the smoothness of the structured layer
-(:math:`1 - R/R_{random}`, see :ref:`metrics`). A convolution only sees
+(:func:`~skgsr.metrics.smoothness_score`, :math:`1 - E/E_{shuffled}`, see
+:ref:`metrics`). A convolution only sees
 neighbouring neurons together, so it is itself a pressure towards a layer that
 makes sense as an image.
 """
@@ -23,6 +24,7 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 from skgsr import GSRClassifier
+from skgsr.metrics import smoothness_score
 from skgsr.plotting import plot_activation_maps
 
 X, y = load_digits(return_X_y=True)
@@ -30,14 +32,6 @@ X = X / 16.0
 X_train, X_test, y_train, y_test = train_test_split(
     X, y, test_size=0.25, stratify=y, random_state=0
 )
-
-
-def smoothness(Z, L):
-    """1 - R / R_random, R the centred Rayleigh quotient of the layer on L."""
-    Zc = Z - Z.mean(axis=1, keepdims=True)
-    R = np.mean(np.einsum("bi,bi->b", Zc, (L @ Zc.T).T) / np.einsum("bi,bi->b", Zc, Zc))
-    R_random = L.diagonal().sum() / (L.shape[0] - 1)
-    return 1 - R / R_random
 
 
 # %%
@@ -57,7 +51,7 @@ for head in ("dense", "conv"):
         ).fit(X_train, y_train)
         models[head, alpha] = clf
         accuracy = clf.score(X_test, y_test)
-        s = smoothness(clf.transform(X_test), clf.laplacian_)
+        s = smoothness_score(clf.transform(X_test), clf.feature_graph_)
         results[head, alpha] = (accuracy, s)
         print(
             f"head={head:<5} alpha={alpha:<5g} test accuracy {accuracy:.3f}  "

@@ -13,19 +13,21 @@ regions of the grid.
 We fit an autoencoder (:class:`~skgsr.GSRAutoencoder`) and a classifier
 (:class:`~skgsr.GSRClassifier`) on scikit-learn's digits, each without and with
 the penalty, and measure on held-out digits the task score and the smoothness
-of the layer, :math:`1 - R/R_{random}` (see :ref:`metrics`): 0 for a layer no
-smoother than a random arrangement of its neurons, 1 at most.
+of the layer, :math:`1 - E/E_{shuffled}`
+(:func:`~skgsr.metrics.smoothness_score`, see :ref:`metrics`): 0 for a layer no
+smoother than a random arrangement of its neurons, 1 for a perfectly smooth one.
 """
 
 # %%
-# The data and a smoothness measure
-# ---------------------------------
+# The data
+# --------
 import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 from skgsr import GSRAutoencoder, GSRClassifier
+from skgsr.metrics import smoothness_score
 from skgsr.plotting import plot_activation_maps
 
 X, y = load_digits(return_X_y=True)
@@ -33,14 +35,6 @@ X = X / 16.0
 X_train, X_test, y_train, y_test = train_test_split(
     X, y, test_size=0.25, stratify=y, random_state=0
 )
-
-
-def smoothness(Z, L):
-    """1 - R / R_random, R the centred Rayleigh quotient of the layer on L."""
-    Zc = Z - Z.mean(axis=1, keepdims=True)
-    R = np.mean(np.einsum("bi,bi->b", Zc, (L @ Zc.T).T) / np.einsum("bi,bi->b", Zc, Zc))
-    R_random = L.diagonal().sum() / (L.shape[0] - 1)
-    return 1 - R / R_random
 
 
 # %%
@@ -62,7 +56,7 @@ for name, model in models.items():
     else:
         model.fit(X_train)
         task = f"test reconstruction MSE {-model.score(X_test):.4f}"
-    s = smoothness(model.transform(X_test), model.laplacian_)
+    s = smoothness_score(model.transform(X_test), model.feature_graph_)
     print(f"{name:<24} {task:<32} smoothness {s:5.2f}")
 
 # %%
