@@ -354,6 +354,7 @@ def plot_feature_graph(
     X=None,
     *,
     node_values=None,
+    categories=None,
     layout="auto",
     cmap=None,
     node_size=None,
@@ -385,6 +386,11 @@ def plot_feature_graph(
         labels, or the module each neuron encodes) drawn in distinct colours with
         a legend. None: the mean activation over X if X is given, else the
         (weighted) degree.
+    categories : array-like, default=None
+        With categorical ``node_values``: every category, in the order of the
+        legend and of the colours; None takes the distinct values, sorted. Give
+        several plots the same list to colour each category alike in all of
+        them, including categories some plots lack (they stay in the legend).
     layout : {"auto", "spectral", "spring", "grid"} or array-like of shape \
 (n_nodes, 2), default="auto"
         ``"auto"``: ``"grid"`` for an estimator with ``graph="grid"``,
@@ -480,7 +486,18 @@ def plot_feature_graph(
 
     size = node_size if node_size is not None else float(np.clip(4000 / n, 8, 150))
     if _is_categorical(values):
-        categories, codes = np.unique(values, return_inverse=True)
+        if categories is None:
+            categories, codes = np.unique(values, return_inverse=True)
+        else:
+            categories = np.asarray(categories)
+            position = {c: i for i, c in enumerate(categories.tolist())}
+            unknown = [v for v in np.unique(values).tolist() if v not in position]
+            if len(position) != len(categories) or unknown:
+                raise ValueError(
+                    "categories must list each category of node_values once; "
+                    f"not listed: {unknown}, given: {categories.tolist()}."
+                )
+            codes = np.array([position[v] for v in values.tolist()], dtype=np.intp)
         import matplotlib
 
         palette = matplotlib.colormaps["tab10" if len(categories) <= 10 else "tab20"]

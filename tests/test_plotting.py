@@ -236,6 +236,37 @@ def test_feature_graph_learned_with_module_labels(learned):
     assert len(np.unique(colours, axis=0)) == 3
 
 
+def test_feature_graph_categories_keep_their_colour_across_plots():
+    graph = make_graph("ring", 6)
+    everything = ["a", "b", "c"]
+    with_b = plot_feature_graph(
+        graph, node_values=list("aabbcc"), categories=everything
+    )
+    without_b = plot_feature_graph(
+        graph, node_values=list("aaaccc"), categories=everything
+    )
+    _, nodes_with = _edges_and_nodes(with_b)
+    _, nodes_without = _edges_and_nodes(without_b)
+    # "c" has the same colour whether or not "b" is drawn, and "b" stays in the legend
+    np.testing.assert_array_equal(
+        nodes_with.get_facecolors()[5], nodes_without.get_facecolors()[5]
+    )
+    legend = without_b.axes[0].get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == everything
+    # without categories the colours follow the values present
+    default = plot_feature_graph(graph, node_values=list("aaaccc"))
+    _, nodes_default = _edges_and_nodes(default)
+    assert not np.array_equal(
+        nodes_default.get_facecolors()[5], nodes_without.get_facecolors()[5]
+    )
+    with pytest.raises(ValueError, match=r"not listed: \['c'\]"):
+        plot_feature_graph(graph, node_values=list("aaaccc"), categories=["a", "b"])
+    with pytest.raises(ValueError, match="each category of node_values once"):
+        plot_feature_graph(
+            graph, node_values=list("aaaccc"), categories=["a", "a", "c"]
+        )
+
+
 def test_feature_graph_spring_layout():
     pytest.importorskip("networkx")
     fig = plot_feature_graph(make_graph("ladder", 12), layout="spring")
