@@ -1,8 +1,8 @@
 """Descrambling: post-hoc reorderings of a trained layer's neurons onto a graph.
 
 The neurons of a fully connected layer have no order. Descrambling (Sule, Spencer
-& Czaja) looks, after training and without retraining, for the arrangement of a
-layer's neurons on a graph that makes its activations smoothest. With ``H`` the
+& Czaja [1]_) looks, after training and without retraining, for the arrangement of
+a layer's neurons on a graph that makes its activations smoothest. With ``H`` the
 activations (``m`` samples x ``n`` neurons), ``C = H^T H / m`` their second-moment
 matrix (the covariance when centred) and ``L`` the Laplacian of a graph over ``n``
 nodes, a descrambler ``P`` maps the activations of a sample, a column vector
@@ -505,7 +505,7 @@ def permutation_descrambler(
     stochastic matrices — and the best is improved by ``n_iter`` iterations of
     tabu search over pairwise swaps. The result is a heuristic solution of an
     NP-hard problem, never below :func:`descrambling_bound`; the search costs
-    O(n |E| + n^2) per tabu iteration (about 0.7 ms for 64 neurons).
+    ``O(n |E| + n^2)`` per tabu iteration (about 0.7 ms for 64 neurons).
 
     Parameters
     ----------

@@ -79,7 +79,17 @@ def test_docs_build_without_warnings(html):
     assert "warning" not in result.stderr.lower(), result.stderr[-6000:]
     for page in ("index", "install", "quickstart", "api", "changelog"):
         assert (out / f"{page}.html").is_file(), page
-    for page in ("gsr", "graphs", "filters", "learned_graph", "metrics"):
+    for page in (
+        "gsr",
+        "estimators",
+        "graphs",
+        "filters",
+        "learned_graph",
+        "metrics",
+        "descrambling",
+        "persistence",
+        "parallel",
+    ):
         assert (out / "user_guide" / f"{page}.html").is_file(), page
 
 
@@ -96,6 +106,12 @@ def test_api_reference_is_generated_from_the_docstrings(html):
         "skgsr.penalty.GraphPenalty",
         "skgsr.datasets.make_rotated_images",
         "skgsr.plotting.plot_activation_maps",
+        "skgsr.metrics.smoothness_score",
+        "skgsr.metrics.module_recovery",
+        "skgsr.descramble.orthogonal_descrambler",
+        "skgsr.descramble.permutation_descrambler",
+        "skgsr.save",
+        "skgsr.load",
     ):
         assert (out / "generated" / f"{name}.html").is_file(), name
 

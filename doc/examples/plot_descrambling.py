@@ -176,6 +176,7 @@ for row, (label, model, transform) in zip(axes, views, strict=True):
     )
     row[0].set_ylabel(label, fontsize="small")
 fig.suptitle("Class-average activation maps on the 8x8 grid, minus their mean")
+# sphinx_gallery_thumbnail_number = 2
 
 # %%
 # The permuted layer shows coherent regions for some digits, but is patchier

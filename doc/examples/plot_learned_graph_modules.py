@@ -1,7 +1,7 @@
 """
-=======================================================
+========================================================
 A learned feature graph on data with modules of features
-=======================================================
+========================================================
 
 The second paper's method: instead of imposing a grid, *learn* the graph over
 the neurons from their co-activations, and smooth the layer on it. With
