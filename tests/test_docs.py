@@ -2,8 +2,9 @@
 
 The build runs every example of ``doc/examples`` (sphinx-gallery), so this test
 is also the gallery's test: an example that raises, or a docstring that numpydoc
-or docutils cannot parse, fails it. Measured: the whole build 40 s (the four
-examples 27 s of it) with one torch thread on a 2-core machine.
+or docutils cannot parse, fails it. Measured: the whole build 63 s (the eight
+examples 56 s of it, the slowest, wavelet receptive fields, 13 s) with one torch
+thread on a 2-core machine.
 """
 
 import os
