@@ -155,7 +155,11 @@ default="laplacian"
         ``"laplacian"`` and ``"rayleigh"``, which are always sparse and exact).
         ``"auto"`` is exact up to :data:`EXACT_MAX_NODES` nodes.
     order : int, default=30
-        Degree of the Chebyshev polynomial.
+        Degree of the Chebyshev polynomial. At 30 the Chebyshev penalty agrees
+        with the exact one to 1e-6 relative for ``"heat"`` and the default
+        ``"wavelet"`` scales, the error falling geometrically with the order for
+        such smooth responses (a non-smooth one such as :math:`\\sqrt{\\lambda}`
+        converges slowly, hence the quadratic form for ``"laplacian"``).
     lmax : float, optional
         Largest Laplacian eigenvalue to use (for the Chebyshev interval and the
         default scales); estimated by :func:`largest_eigenvalue` when None.
