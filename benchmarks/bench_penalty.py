@@ -42,8 +42,8 @@ FULL = {
     "order": 30,
     "sweep_n": 4096,
     "sweep_orders": [10, 20, 30, 40, 60],
-    "warmup": 2,
-    "repeats": 7,
+    "warmup": 1,
+    "repeats": 9,
 }
 QUICK = {
     "sizes": [64, 256],
@@ -58,21 +58,24 @@ QUICK = {
 }
 
 
-def timings_ms(steps, warmup, repeats):
+def timings_ms(steps, warmup, repeats, rounds=3):
     """Median and minimum wall time of each ``steps[name]()``, in milliseconds.
 
-    The steps take turns within each repetition, so that a change of load on the
-    machine during the run affects all of them alike: their ratio is the claim.
+    The steps take turns in ``rounds`` blocks of consecutive repetitions (each
+    block after its own warm-up), so that a change of load on the shared machine
+    affects all of them alike, while one step's large temporaries (a dense n x n
+    product, say) are not freed and re-faulted in between two timings of another.
     """
-    for step in steps.values():
-        for _ in range(warmup):
-            step()
     times = {name: [] for name in steps}
-    for _ in range(repeats):
+    per_round = max(1, -(-repeats // rounds))
+    for _ in range(rounds):
         for name, step in steps.items():
-            start = time.perf_counter()
-            step()
-            times[name].append(time.perf_counter() - start)
+            for _ in range(warmup):
+                step()
+            for _ in range(per_round):
+                start = time.perf_counter()
+                step()
+                times[name].append(time.perf_counter() - start)
     return {
         name: (1e3 * statistics.median(values), 1e3 * min(values))
         for name, values in times.items()
