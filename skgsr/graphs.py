@@ -159,8 +159,8 @@ def resolve_graph_shape(name, shape):
         h, w = hw if hw is not None else (1, n)
         if w & (w + 1):
             raise ValueError(
-                "A balanced binary tree has 2**k - 1 nodes (1, 3, 7, 15, 31, ...); "
-                f"got {w} nodes per tree. Pass graph_shape=(n_trees, 2**k - 1)."
+                "A balanced binary tree has 2**k - 1 nodes (1, 3, 7, 15, 31, 63, "
+                f"...); got {w} nodes per tree. Pass graph_shape=(n_trees, 2**k - 1)."
             )
         return (h, w)
     # ladder: two paths of w nodes
@@ -326,8 +326,9 @@ def check_adjacency(graph, n_nodes=None, *, name="graph"):
     Raises
     ------
     ValueError
-        If the graph is not square, not symmetric, has negative or non-finite
-        weights, or does not have ``n_nodes`` nodes; each message says which.
+        If the graph is not square, has no nodes, is not symmetric, has negative
+        or non-finite weights, or does not have ``n_nodes`` nodes; each message
+        says which.
     TypeError
         If ``graph`` is not an array, a sparse matrix or a networkx graph.
     """
@@ -339,6 +340,9 @@ def check_adjacency(graph, n_nodes=None, *, name="graph"):
                 f"{name} is a directed networkx graph; GSR needs an undirected graph "
                 "(use graph.to_undirected())."
             )
+        if graph.number_of_nodes() == 0:
+            # networkx itself raises a NetworkXError here, which is no ValueError
+            raise ValueError(f"{name} has no nodes; a graph needs at least one node.")
         adjacency = nx.to_scipy_sparse_array(graph, weight="weight", format="csr")
     elif sp.issparse(graph):
         adjacency = sp.csr_array(graph)
@@ -369,6 +373,8 @@ def check_adjacency(graph, n_nodes=None, *, name="graph"):
             f"{name} must be a square adjacency matrix (n_nodes x n_nodes); got shape "
             f"{adjacency.shape}."
         )
+    if adjacency.shape[0] == 0:
+        raise ValueError(f"{name} has no nodes; a graph needs at least one node.")
     if np.iscomplexobj(adjacency.data):
         raise ValueError(f"{name} has complex weights; edge weights must be real.")
     adjacency = adjacency.astype(np.float64)

@@ -1,0 +1,402 @@
+"""Tests of skgsr.penalty.GraphPenalty: values against edge sums, gradients, API.
+
+The spectral filters' values against dense eigendecompositions and PyGSP are in
+test_filters.py; here the quadratic-form penalties are checked against the edge
+sums of SPEC section 1, computed by a loop over edges.
+"""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+
+from skgsr.graphs import make_graph
+from skgsr.penalty import EXACT_MAX_NODES, GraphPenalty, largest_eigenvalue
+
+FILTERS = ["laplacian", "rayleigh", "heat", "wavelet", np.sqrt]
+
+
+def filter_id(f):
+    return f if isinstance(f, str) else "callable"
+
+
+def random_weighted_graph(n, density, seed, isolated=()):
+    rng = np.random.default_rng(seed)
+    W = rng.uniform(0.1, 3.0, (n, n)) * (rng.random((n, n)) < density)
+    W = np.triu(W, 1)
+    W = W + W.T
+    for i in isolated:
+        W[i, :] = W[:, i] = 0.0
+    return W
+
+
+def signals(batch, n, seed=0, dtype=torch.float64):
+    return torch.as_tensor(
+        np.random.default_rng(seed).standard_normal((batch, n)), dtype=dtype
+    )
+
+
+def edge_sum(W, X):
+    """Mean over the batch of sum_{i<j} W_ij (x_i - x_j)^2, by a loop over edges."""
+    total = np.zeros(len(X))
+    for i, j in zip(*np.nonzero(np.triu(W, 1)), strict=True):
+        total += W[i, j] * (X[:, i] - X[:, j]) ** 2
+    return total
+
+
+def normalized_edge_sum(W, X):
+    """sum_{i<j} W_ij (x_i / sqrt(d_i) - x_j / sqrt(d_j))^2 per sample."""
+    d = W.sum(axis=1)
+    total = np.zeros(len(X))
+    for i, j in zip(*np.nonzero(np.triu(W, 1)), strict=True):
+        total += W[i, j] * (X[:, i] / np.sqrt(d[i]) - X[:, j] / np.sqrt(d[j])) ** 2
+    return total
+
+
+# --------------------------------------------------------------------------- #
+# Values
+# --------------------------------------------------------------------------- #
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_laplacian_penalty_is_mean_edge_sum(seed):
+    W = random_weighted_graph(15, 0.3, seed, isolated=(4,))
+    X = signals(8, 15, seed)
+    penalty = GraphPenalty(W)
+    assert penalty.method_ == "sparse"
+    expected = edge_sum(W, X.numpy())
+    np.testing.assert_allclose(penalty.per_sample(X).numpy(), expected, rtol=1e-12)
+    np.testing.assert_allclose(float(penalty(X)), expected.mean(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_normalized_laplacian_penalty_is_normalized_edge_sum(seed):
+    W = random_weighted_graph(15, 0.3, seed, isolated=(4, 9))
+    X = signals(8, 15, seed)
+    penalty = GraphPenalty(sp.csr_array(W), laplacian="normalized")
+    expected = normalized_edge_sum(W, X.numpy())
+    np.testing.assert_allclose(penalty.per_sample(X).numpy(), expected, rtol=1e-12)
+    # an isolated node carries no penalty whatever its activation
+    X2 = X.clone()
+    X2[:, 4] += 100.0
+    np.testing.assert_allclose(float(penalty(X2)), float(penalty(X)), rtol=1e-12)
+
+
+def test_grid_penalty_of_known_signals():
+    penalty = GraphPenalty(make_graph("grid", (3, 4)))
+    # a constant signal is perfectly smooth
+    assert float(penalty(torch.ones(2, 12))) == 0.0
+    # a ramp along the columns: 3 rows x 3 horizontal edges of difference 1
+    ramp = torch.arange(4.0).repeat(3)[None, :]
+    assert float(penalty(ramp)) == pytest.approx(9.0)
+    # the docstring's line example
+    line = GraphPenalty(make_graph("line", 3))
+    assert float(line(torch.tensor([[0.0, 1.0, 3.0]]))) == 5.0
+
+
+@pytest.mark.parametrize("laplacian", ["combinatorial", "normalized"])
+def test_rayleigh_penalty_formula_and_scale_invariance(laplacian):
+    W = random_weighted_graph(12, 0.4, seed=3)
+    X = signals(6, 12, seed=3)
+    penalty = GraphPenalty(W, filter="rayleigh", laplacian=laplacian)
+    sums = edge_sum(W, X.numpy()) if laplacian == "combinatorial" else None
+    if sums is None:
+        sums = normalized_edge_sum(W, X.numpy())
+    expected = sums / (np.sum(X.numpy() ** 2, axis=1) + 1e-12)
+    np.testing.assert_allclose(penalty.per_sample(X).numpy(), expected, rtol=1e-12)
+    np.testing.assert_allclose(float(penalty(X)), expected.mean(), rtol=1e-12)
+    # scale-free: shrinking the layer does not lower the penalty (up to the 1e-12
+    # in the denominator, ~1e-7 relative at this scale)
+    np.testing.assert_allclose(float(penalty(1e-3 * X)), float(penalty(X)), rtol=1e-6)
+    # and the all-zero sample gives 0, not NaN
+    assert float(penalty(torch.zeros(1, 12, dtype=torch.float64))) == 0.0
+
+
+def test_laplacian_gradient_is_2Lx_over_batch():
+    W = random_weighted_graph(10, 0.5, seed=4)
+    L = np.diag(W.sum(1)) - W
+    X = signals(5, 10, seed=4).requires_grad_()
+    GraphPenalty(W)(X).backward()
+    np.testing.assert_allclose(
+        X.grad.numpy(), 2 * X.detach().numpy() @ L / 5, rtol=1e-12
+    )
+
+
+# --------------------------------------------------------------------------- #
+# Gradients (float64 finite differences)
+# --------------------------------------------------------------------------- #
+@pytest.mark.parametrize("laplacian", ["combinatorial", "normalized"])
+@pytest.mark.parametrize("method", ["exact", "chebyshev"])
+@pytest.mark.parametrize("filter", FILTERS, ids=filter_id)
+def test_gradcheck(filter, method, laplacian):
+    W = random_weighted_graph(7, 0.6, seed=5, isolated=(3,))
+    penalty = GraphPenalty(
+        W, filter=filter, laplacian=laplacian, method=method, order=8
+    )
+    X = signals(3, 7, seed=5).requires_grad_()
+    # per-sample values: the Jacobian of every output, not only of their mean
+    assert torch.autograd.gradcheck(penalty.per_sample, (X,), eps=1e-6, atol=1e-6)
+
+
+def test_gradcheck_weighted_mean():
+    penalty = GraphPenalty(make_graph("grid", (2, 3)), filter="wavelet")
+    X = signals(3, 6, seed=5).requires_grad_()
+    weights = torch.tensor([1.0, 2.0, 0.5], dtype=torch.float64)
+    assert torch.autograd.gradcheck(
+        lambda x: penalty(x, weights), (X,), eps=1e-6, atol=1e-6
+    )
+
+
+# --------------------------------------------------------------------------- #
+# dtypes, sample weights, per-sample values
+# --------------------------------------------------------------------------- #
+@pytest.mark.parametrize("method", ["exact", "chebyshev"])
+@pytest.mark.parametrize("filter", FILTERS, ids=filter_id)
+def test_output_dtype_follows_input(filter, method):
+    penalty = GraphPenalty(make_graph("grid", (3, 4)), filter=filter, method=method)
+    X64 = signals(4, 12, seed=6)
+    out64 = penalty(X64)
+    out32 = penalty(X64.float())
+    assert out64.dtype == torch.float64 and out32.dtype == torch.float32
+    assert out64.ndim == 0 and out32.ndim == 0
+    np.testing.assert_allclose(float(out32), float(out64), rtol=1e-5)
+    X32 = X64.float().requires_grad_()
+    penalty(X32).backward()
+    assert X32.grad.dtype == torch.float32
+
+
+@pytest.mark.parametrize("filter", FILTERS, ids=filter_id)
+def test_sample_weight_is_weighted_mean(filter):
+    penalty = GraphPenalty(make_graph("ring", 8), filter=filter)
+    X = signals(4, 8, seed=7)
+    per_sample = penalty.per_sample(X).numpy()
+    w = np.array([0.5, 2.0, 0.0, 1.5])
+    expected = np.sum(w * per_sample) / np.sum(w)
+    np.testing.assert_allclose(
+        float(penalty(X, torch.as_tensor(w))), expected, rtol=1e-12
+    )
+    np.testing.assert_allclose(float(penalty(X, w)), expected, rtol=1e-12)  # array-like
+    # integer weights = repeating samples
+    repeated = X[[0, 1, 1, 3, 3, 3]]
+    np.testing.assert_allclose(
+        float(penalty(X, torch.tensor([1, 2, 0, 3]))),
+        float(penalty(repeated)),
+        rtol=1e-12,
+    )
+    # uniform weights = the plain mean
+    np.testing.assert_allclose(
+        float(penalty(X, torch.full((4,), 7.0))), float(penalty(X)), rtol=1e-12
+    )
+
+
+def test_sample_weight_of_wrong_shape_is_value_error():
+    # a (B, 1) weight used to broadcast against (B,) into a B x B sum
+    penalty = GraphPenalty(make_graph("ring", 8))
+    X = signals(4, 8, seed=8)
+    with pytest.raises(ValueError, match=r"sample_weight must have shape \(4,\)"):
+        penalty(X, torch.ones(4, 1))
+    with pytest.raises(ValueError, match=r"got \(3,\)"):
+        penalty(X, torch.ones(3))
+
+
+@pytest.mark.parametrize("filter", FILTERS, ids=filter_id)
+def test_per_sample_shape_and_mean(filter):
+    penalty = GraphPenalty(make_graph("grid", (3, 3)), filter=filter)
+    X = signals(5, 9, seed=9)
+    values = penalty.per_sample(X)
+    assert values.shape == (5,)
+    assert torch.all(values >= 0)
+    np.testing.assert_allclose(float(values.mean()), float(penalty(X)), rtol=1e-12)
+    # per-sample values do not depend on the rest of the batch
+    np.testing.assert_allclose(
+        penalty.per_sample(X[2:3]).numpy(), values[2:3].numpy(), rtol=1e-12
+    )
+
+
+@pytest.mark.parametrize("shape", [(4, 10), (4,), (2, 3, 9), (9, 4)])
+def test_shape_error_message(shape):
+    penalty = GraphPenalty(make_graph("grid", (3, 3)))
+    with pytest.raises(ValueError, match=r"expects activations of shape \(batch, 9\)"):
+        penalty(torch.zeros(shape))
+
+
+# --------------------------------------------------------------------------- #
+# set_graph
+# --------------------------------------------------------------------------- #
+@pytest.mark.parametrize("filter", FILTERS, ids=filter_id)
+def test_set_graph_swaps_in_place(filter):
+    grid, ring = make_graph("grid", (3, 4)), make_graph("ring", 12)
+    penalty = GraphPenalty(grid, filter=filter)
+    X = signals(4, 12, seed=10)
+    before = float(penalty(X))
+    assert penalty.set_graph(ring) is penalty
+    after = float(penalty(X))
+    assert after != pytest.approx(before)
+    np.testing.assert_allclose(
+        after, float(GraphPenalty(ring, filter=filter)(X)), rtol=1e-12
+    )
+    # swapping back restores the original value
+    penalty.set_graph(grid)
+    np.testing.assert_allclose(float(penalty(X)), before, rtol=1e-12)
+
+
+def test_set_graph_keeps_device():
+    # the meta device stands for "not the default device" on a CPU-only machine
+    penalty = GraphPenalty(make_graph("grid", (3, 4)), filter="heat").to("meta")
+    penalty.set_graph(make_graph("ring", 12))
+    devices = {buffer.device.type for buffer in penalty.buffers()}
+    assert devices == {"meta"}
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("filter", ["laplacian", "heat", "wavelet"])
+@pytest.mark.parametrize("method", ["exact", "chebyshev"])
+def test_cuda_matches_cpu_and_set_graph_keeps_cuda(filter, method):
+    penalty = GraphPenalty(make_graph("grid", (4, 5)), filter=filter, method=method)
+    X = signals(6, 20, seed=11)
+    expected = float(penalty(X))
+    penalty.cuda()
+    np.testing.assert_allclose(float(penalty(X.cuda())), expected, rtol=1e-10)
+    penalty.set_graph(make_graph("torus", (4, 5)))
+    assert {b.device.type for b in penalty.buffers()} == {"cuda"}
+    cpu_value = float(
+        GraphPenalty(make_graph("torus", (4, 5)), filter=filter, method=method)(X)
+    )
+    np.testing.assert_allclose(float(penalty(X.cuda())), cpu_value, rtol=1e-10)
+
+
+def test_set_graph_drops_the_previous_methods_operators():
+    small = make_graph("grid", (4, 4))
+    large = make_graph("grid", (EXACT_MAX_NODES // 16 + 1, 16))
+    penalty = GraphPenalty(small, filter="heat")
+    assert penalty.method_ == "exact"
+    penalty.set_graph(large)
+    assert penalty.method_ == "chebyshev"
+    # no n x n eigenbasis of the old graph left behind
+    assert set(dict(penalty.named_buffers())) == {
+        "_crow",
+        "_col",
+        "_val",
+        "_coefficients",
+    }
+    penalty.set_graph(small)
+    assert penalty.method_ == "exact"
+    assert "_coefficients" not in dict(penalty.named_buffers())
+
+
+def test_buffers_are_not_persistent_state():
+    # derived from the graph: nothing to save in a state_dict
+    assert GraphPenalty(make_graph("grid", (3, 3)), filter="heat").state_dict() == {}
+
+
+# --------------------------------------------------------------------------- #
+# lmax and methods
+# --------------------------------------------------------------------------- #
+def test_auto_method_switches_at_exact_max_nodes():
+    at_limit = make_graph("lines", (EXACT_MAX_NODES // 16, 16))
+    above = make_graph("lines", (EXACT_MAX_NODES // 16 + 1, 16))
+    assert GraphPenalty(at_limit, filter="heat").method_ == "exact"
+    assert GraphPenalty(above, filter="heat").method_ == "chebyshev"
+    assert GraphPenalty(above, filter="heat", method="exact").method_ == "exact"
+    assert (
+        GraphPenalty(at_limit, filter="wavelet", method="chebyshev").method_
+        == "chebyshev"
+    )
+    # the quadratic forms are always the sparse product
+    assert GraphPenalty(at_limit, method="exact").method_ == "sparse"
+    assert (
+        GraphPenalty(at_limit, filter="rayleigh", method="chebyshev").method_
+        == "sparse"
+    )
+
+
+def test_largest_eigenvalue_bounds_the_spectrum():
+    for name, shape in [("grid", (20, 20)), ("grid", (8, 8)), ("ring", 301)]:
+        A = make_graph(name, shape)
+        from skgsr.graphs import laplacian
+
+        L = laplacian(A)
+        true = np.linalg.eigvalsh(L.toarray())[-1]
+        estimate = largest_eigenvalue(L)
+        assert true - 1e-9 <= estimate <= 1.02 * true
+    assert largest_eigenvalue(sp.csr_array((5, 5))) == 1.0  # no edges
+
+
+def test_largest_eigenvalue_is_deterministic():
+    # ARPACK's default start vector used to change from call to call, and with it
+    # lmax, the default scales and the Chebyshev penalty of two identical fits
+    from skgsr.graphs import laplacian
+
+    L = laplacian(make_graph("grid", (20, 20)))
+    assert len({largest_eigenvalue(L) for _ in range(4)}) == 1
+    X = signals(3, 400, seed=12)
+    values = {
+        float(GraphPenalty(make_graph("grid", (20, 20)), filter="heat")(X))
+        for _ in range(3)
+    }
+    assert len(values) == 1
+
+
+def test_lmax_parameter_is_used():
+    penalty = GraphPenalty(make_graph("grid", (3, 3)), filter="heat", lmax=10.0)
+    assert penalty.lmax == 10.0
+    assert penalty.spectral_filter.scales == (1.0,)  # default tau = 10 / lmax
+    assert GraphPenalty(make_graph("grid", (3, 3))).lmax is None
+
+
+def test_filter_signal_shape_and_errors():
+    X = signals(5, 12, seed=13)
+    graph = make_graph("grid", (3, 4))
+    for method in ["exact", "chebyshev"]:
+        heat = GraphPenalty(graph, filter="heat", method=method)
+        assert heat.filter_signal(X).shape == (1, 5, 12)
+        wavelet = GraphPenalty(
+            graph, filter="wavelet", scale=[1.0, 2.0, 3.0], method=method
+        )
+        filtered = wavelet.filter_signal(X)
+        assert filtered.shape == (4, 5, 12)  # scaling function + 3 wavelets
+        # the wavelet penalty is the L1 norm of these coefficients
+        np.testing.assert_allclose(
+            float(wavelet(X)), float(filtered.abs().sum(dim=(0, 2)).mean()), rtol=1e-12
+        )
+    for name in ["laplacian", "rayleigh"]:
+        with pytest.raises(ValueError, match="quadratic form"):
+            GraphPenalty(graph, filter=name).filter_signal(X)
+    with pytest.raises(ValueError, match=r"shape \(batch, 12\)"):
+        GraphPenalty(graph, filter="heat").filter_signal(X[:, :5])
+
+
+# --------------------------------------------------------------------------- #
+# Invalid parameters
+# --------------------------------------------------------------------------- #
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"filter": "smooth"}, "Unknown filter 'smooth'"),
+        ({"filter": None}, "Unknown filter None"),
+        ({"laplacian": "symmetric"}, "Unknown laplacian 'symmetric'"),
+        ({"method": "lanczos"}, "Unknown method 'lanczos'"),
+        ({"order": 0}, "order must be a positive integer"),
+        ({"order": 2.5}, "order must be a positive integer"),
+        ({"order": True}, "order must be a positive integer"),
+        ({"filter": "laplacian", "scale": 1.0}, "has no scale"),
+        ({"filter": "heat", "scale": [1.0, 2.0]}, "one diffusion time"),
+        ({"filter": "heat", "scale": -1.0}, "positive and finite"),
+        ({"filter": "wavelet", "scale": [1.0, np.nan]}, "positive and finite"),
+        ({"filter": "wavelet", "scale": []}, "positive and finite"),
+        ({"filter": np.sqrt, "scale": 2.0}, "callable filter carries its own"),
+    ],
+)
+def test_invalid_parameters(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        GraphPenalty(make_graph("grid", (3, 3)), **kwargs)
+
+
+def test_invalid_graph_is_value_error():
+    with pytest.raises(ValueError, match="not symmetric"):
+        GraphPenalty(np.array([[0, 1.0], [0, 0]]))
+    with pytest.raises(ValueError, match="negative"):
+        GraphPenalty(make_graph("grid", (3, 3))).set_graph(-make_graph("grid", (3, 3)))
+
+
+def test_repr_names_the_method():
+    text = repr(GraphPenalty(make_graph("grid", (3, 3)), filter="wavelet"))
+    assert "n_nodes=9" in text and "'wavelet'" in text and "method='exact'" in text
