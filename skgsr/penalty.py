@@ -33,10 +33,11 @@ __all__ = ["EXACT_MAX_NODES", "GraphPenalty", "largest_eigenvalue"]
 #: ``method="auto"`` applies ``g(L)`` exactly up to this many nodes and by a
 #: Chebyshev polynomial above. Exact costs ``O(n^3)`` once per graph plus
 #: ``O(B n^2)`` dense work per batch; Chebyshev costs ``O(B order |E|)`` sparse
-#: work (``|E|`` edges) in ~13 operations per order. Measured on a 2-core CPU (benchmarks/README.rst, order
-#: 30, batch 256): exact is faster per step up to 1024 nodes (heat 14 vs 60 ms,
-#: 4-scale wavelet 67 vs 121 ms at 1024) and slower at 4096 (wavelet 1063 vs 551
-#: ms), where its set-up also takes seconds (eigh 0.2 s at 1024, 8 s at 4096).
+#: work (``|E|`` edges) in ~13 operations per order. Measured on a 2-core CPU
+#: (benchmarks/README.rst, order 30, batch 256): exact is faster per step up to
+#: 1024 nodes (heat 14 vs 60 ms, 4-scale wavelet 67 vs 121 ms at 1024) and
+#: slower at 4096 (wavelet 1063 vs 551 ms), where its set-up also takes seconds
+#: (eigh 0.2 s at 1024, 8 s at 4096).
 EXACT_MAX_NODES = 1024
 
 _METHODS = ("auto", "exact", "chebyshev")

@@ -1,0 +1,342 @@
+"""Fit time of skgsr against a plain PyTorch loop, skorch and scikit-learn's MLP.
+
+The same network (input -> 128 -> 64 -> classes, ReLU, the 64 neurons being
+skgsr's structured layer on an 8x8 grid), data, epochs, batch size (200),
+optimizer (Adam, learning rate 1e-3, no weight decay) and number of threads,
+timed side by side in one run:
+
+- ``plain``: a hand-written PyTorch loop, the floor: the data as one float32
+  tensor, a shuffled index per epoch, ``index_select`` batches, cross-entropy,
+  backward, step. Nothing is recorded. ``plain_fused`` is the same loop with
+  the optimizer skgsr uses (``fused=True`` where torch supports it on the
+  device), so that its ratio isolates skgsr's own overhead.
+- ``skgsr_alpha0``: ``GSRClassifier(alpha=0)`` (the penalty is measured for
+  ``penalty_curve_`` but not trained on);
+- ``skgsr_grid``: ``GSRClassifier(alpha=1e-3)`` with the grid penalty;
+- ``skorch``: ``skorch.NeuralNetClassifier`` with the plain loop's module
+  (``train_split=None``, shuffled ``DataLoader``);
+- ``mlp``: ``sklearn.neural_network.MLPClassifier(hidden_layer_sizes=(128, 64))``.
+
+Early stopping is off everywhere (every contender runs exactly ``epochs``
+epochs). Each contender's whole ``fit`` is timed (wall clock), the contenders
+taking turns in each repetition so that a change of load on a shared machine
+affects them alike; repetition ``r`` uses seed ``r`` for the weights and the
+shuffling. Reported: the median time per epoch, its ratio to ``plain``, and the
+test accuracy (mean over the repetitions' seeds) on a held-out quarter (digits)
+or tenth (synthetic).
+
+Data sets: scikit-learn's digits (1797 x 64, scaled to [0, 1]) and a synthetic
+``make_classification`` set (100 000 x 256, 10 classes, standardized, float32).
+
+Run from the repository root::
+
+    PYTHONPATH=. python benchmarks/bench_fit.py --out benchmarks/results/bench_fit.json
+    PYTHONPATH=. python benchmarks/bench_fit.py --quick          # seconds (CI)
+    PYTHONPATH=. python benchmarks/bench_fit.py --profile digits # cProfile of skgsr
+
+Ratios are the claim; absolute times depend on the machine and its load.
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+import warnings
+
+import numpy as np
+
+FULL = {
+    "digits": {"epochs": 60, "repeats": 5},
+    "synthetic": {"n_samples": 100_000, "n_features": 256, "epochs": 3, "repeats": 3},
+}
+QUICK = {
+    "digits": {"epochs": 2, "repeats": 1},
+    "synthetic": {"n_samples": 2_000, "n_features": 32, "epochs": 1, "repeats": 1},
+}
+HIDDEN = 128
+N_COMPONENTS = 64
+BATCH_SIZE = 200
+LEARNING_RATE = 1e-3
+CONTENDERS = ("plain", "plain_fused", "skgsr_alpha0", "skgsr_grid", "skorch", "mlp")
+
+
+# --------------------------------------------------------------------------- #
+# Data
+# --------------------------------------------------------------------------- #
+def load_data(name, config):
+    """``(X_train, X_test, y_train, y_test)`` as float32 / int64 arrays."""
+    from sklearn.datasets import load_digits, make_classification
+    from sklearn.model_selection import train_test_split
+
+    if name == "digits":
+        X, y = load_digits(return_X_y=True)
+        X = X / 16.0
+        test_size = 0.25
+    else:
+        X, y = make_classification(
+            n_samples=config["n_samples"],
+            n_features=config["n_features"],
+            n_informative=min(32, config["n_features"]),
+            n_redundant=0,
+            n_classes=10,
+            n_clusters_per_class=2,
+            random_state=0,
+        )
+        X = (X - X.mean(0)) / X.std(0)
+        test_size = 0.1
+    X = X.astype(np.float32)
+    y = y.astype(np.int64)
+    return train_test_split(X, y, test_size=test_size, stratify=y, random_state=0)
+
+
+# --------------------------------------------------------------------------- #
+# Contenders: each returns (fit, predict) for one seed
+# --------------------------------------------------------------------------- #
+def make_module(n_features, n_classes):
+    from torch import nn
+
+    return nn.Sequential(
+        nn.Linear(n_features, HIDDEN),
+        nn.ReLU(),
+        nn.Linear(HIDDEN, N_COMPONENTS),
+        nn.ReLU(),
+        nn.Linear(N_COMPONENTS, n_classes),
+    )
+
+
+def plain_loop(X, y, epochs, seed, fused=False):
+    """The floor: the arithmetic of the fit and nothing else."""
+    import torch
+    import torch.nn.functional as F
+
+    from skgsr._base import fused_optimizer_kwargs
+
+    torch.manual_seed(seed)
+    module = make_module(X.shape[1], int(y.max()) + 1)
+    extra = fused_optimizer_kwargs(torch.device("cpu")) if fused else {}
+    optimizer = torch.optim.Adam(module.parameters(), lr=LEARNING_RATE, **extra)
+    X_t, y_t = torch.from_numpy(X), torch.from_numpy(y)
+    generator = torch.Generator().manual_seed(seed)
+    module.train()
+    for _ in range(epochs):
+        order = torch.randperm(len(X_t), generator=generator)
+        for start in range(0, len(X_t), BATCH_SIZE):
+            index = order[start : start + BATCH_SIZE]
+            loss = F.cross_entropy(module(X_t.index_select(0, index)), y_t[index])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+
+    def predict(X_new):
+        with torch.inference_mode():
+            return module(torch.from_numpy(X_new)).argmax(1).numpy()
+
+    return predict
+
+
+def skgsr_fit(X, y, epochs, seed, alpha):
+    from skgsr import GSRClassifier
+
+    est = GSRClassifier(
+        hidden_layer_sizes=(HIDDEN,),
+        n_components=N_COMPONENTS,
+        graph="grid",
+        alpha=alpha,
+        batch_size=BATCH_SIZE,
+        learning_rate_init=LEARNING_RATE,
+        max_iter=epochs,
+        tol=0.0,
+        n_iter_no_change=epochs + 1,
+        random_state=seed,
+        device="cpu",
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ConvergenceWarning: no early stop here
+        est.fit(X, y)
+    return est.predict
+
+
+def skorch_fit(X, y, epochs, seed):
+    import torch
+    from skorch import NeuralNetClassifier
+
+    torch.manual_seed(seed)
+    net = NeuralNetClassifier(
+        make_module(X.shape[1], int(y.max()) + 1),
+        criterion=torch.nn.CrossEntropyLoss,
+        optimizer=torch.optim.Adam,
+        lr=LEARNING_RATE,
+        max_epochs=epochs,
+        batch_size=BATCH_SIZE,
+        train_split=None,
+        iterator_train__shuffle=True,
+        verbose=0,
+        device="cpu",
+    )
+    net.fit(X, y)
+    return net.predict
+
+
+def mlp_fit(X, y, epochs, seed):
+    from sklearn.neural_network import MLPClassifier
+
+    est = MLPClassifier(
+        hidden_layer_sizes=(HIDDEN, N_COMPONENTS),
+        alpha=0.0,
+        batch_size=BATCH_SIZE,
+        learning_rate_init=LEARNING_RATE,
+        max_iter=epochs,
+        tol=0.0,
+        n_iter_no_change=epochs + 1,
+        random_state=seed,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X, y)
+    return est.predict
+
+
+def contender(name):
+    return {
+        "plain": lambda X, y, e, s: plain_loop(X, y, e, s),
+        "plain_fused": lambda X, y, e, s: plain_loop(X, y, e, s, fused=True),
+        "skgsr_alpha0": lambda X, y, e, s: skgsr_fit(X, y, e, s, alpha=0.0),
+        "skgsr_grid": lambda X, y, e, s: skgsr_fit(X, y, e, s, alpha=1e-3),
+        "skorch": skorch_fit,
+        "mlp": mlp_fit,
+    }[name]
+
+
+# --------------------------------------------------------------------------- #
+# Measurement
+# --------------------------------------------------------------------------- #
+def bench_dataset(name, config, contenders):
+    X_train, X_test, y_train, y_test = load_data(name, config)
+    epochs, repeats = config["epochs"], config["repeats"]
+    times = {c: [] for c in contenders}
+    accuracy = {c: [] for c in contenders}
+    # one untimed warm-up fit each: imports, allocator and thread-pool start-up
+    for c in contenders:
+        contender(c)(X_train[:400], y_train[:400], 1, 0)
+    for seed in range(repeats):
+        for c in contenders:
+            start = time.perf_counter()
+            predict = contender(c)(X_train, y_train, epochs, seed)
+            times[c].append(time.perf_counter() - start)
+            accuracy[c].append(float(np.mean(predict(X_test) == y_test)))
+    floor = statistics.median(times["plain"]) / epochs if "plain" in times else None
+    rows = []
+    for c in contenders:
+        per_epoch = statistics.median(times[c]) / epochs
+        rows.append(
+            {
+                "dataset": name,
+                "contender": c,
+                "n_train": len(X_train),
+                "n_features": X_train.shape[1],
+                "epochs": epochs,
+                "repeats": repeats,
+                "epoch_s": per_epoch,
+                "epoch_s_min": min(times[c]) / epochs,
+                "ratio_to_plain": None if floor is None else per_epoch / floor,
+                "accuracy": float(np.mean(accuracy[c])),
+                "accuracy_per_seed": accuracy[c],
+                "fit_s": times[c],
+            }
+        )
+    return rows
+
+
+def profile_skgsr(name, config, n_lines=25):
+    """cProfile of one ``GSRClassifier(alpha=1e-3)`` fit, by own time."""
+    import cProfile
+    import pstats
+
+    X_train, _, y_train, _ = load_data(name, config)
+    skgsr_fit(X_train[:400], y_train[:400], 1, 0, alpha=1e-3)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    skgsr_fit(X_train, y_train, config["epochs"], 0, alpha=1e-3)
+    profiler.disable()
+    pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(
+        n_lines
+    )
+
+
+def format_table(rows):
+    lines = [
+        f"{'dataset':>10} {'contender':>13} {'ms/epoch':>10} {'min':>10} "
+        f"{'/plain':>7} {'accuracy':>9}"
+    ]
+    for r in rows:
+        ratio = "" if r["ratio_to_plain"] is None else f"{r['ratio_to_plain']:.2f}"
+        lines.append(
+            f"{r['dataset']:>10} {r['contender']:>13} {1e3 * r['epoch_s']:>10.1f} "
+            f"{1e3 * r['epoch_s_min']:>10.1f} {ratio:>7} {r['accuracy']:>9.4f}"
+        )
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="tiny run (seconds)")
+    parser.add_argument("--threads", type=int, default=1, help="torch/BLAS threads")
+    parser.add_argument(
+        "--datasets", nargs="+", default=["digits", "synthetic"], choices=list(FULL)
+    )
+    parser.add_argument("--contenders", nargs="+", default=None, choices=CONTENDERS)
+    parser.add_argument("--epochs", type=int, help="override the epochs per fit")
+    parser.add_argument("--repeats", type=int, help="override the repetitions")
+    parser.add_argument("--profile", choices=list(FULL), help="profile skgsr only")
+    parser.add_argument("--out", help="write the results to this JSON file")
+    args = parser.parse_args(argv)
+    # before torch and numpy start their thread pools; skgsr honours it too
+    os.environ["OMP_NUM_THREADS"] = str(args.threads)
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(args.threads)
+    configs = {k: dict(v) for k, v in (QUICK if args.quick else FULL).items()}
+    for config in configs.values():
+        for key in ("epochs", "repeats"):
+            if getattr(args, key) is not None:
+                config[key] = getattr(args, key)
+    if args.profile:
+        with threadpool_limits(args.threads):
+            profile_skgsr(args.profile, configs[args.profile])
+        return None
+    contenders = list(args.contenders or CONTENDERS)
+    try:
+        import skorch  # noqa: F401
+    except ImportError:
+        print("skorch is not installed: its column is skipped.", file=sys.stderr)
+        contenders = [c for c in contenders if c != "skorch"]
+    rows = []
+    with threadpool_limits(args.threads):
+        for name in args.datasets:
+            rows.extend(bench_dataset(name, configs[name], contenders))
+    print(f"fit time per epoch, {args.threads} thread(s), batch {BATCH_SIZE}")
+    print(format_table(rows))
+    if args.out:
+        import sklearn
+
+        meta = {
+            "threads": args.threads,
+            "cpu_count": os.cpu_count(),
+            "machine": platform.processor() or platform.machine(),
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "sklearn": sklearn.__version__,
+            "loadavg": os.getloadavg() if hasattr(os, "getloadavg") else None,
+            "quick": args.quick,
+        }
+        with open(args.out, "w") as f:
+            json.dump({"meta": meta, "configs": configs, "results": rows}, f, indent=1)
+    return rows
+
+
+if __name__ == "__main__":
+    main()
