@@ -261,9 +261,7 @@ def profile_skgsr(name, config, n_lines=25):
     profiler.enable()
     skgsr_fit(X_train, y_train, config["epochs"], 0, alpha=1e-3)
     profiler.disable()
-    pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(
-        n_lines
-    )
+    pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(n_lines)
 
 
 def format_table(rows):

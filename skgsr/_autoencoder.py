@@ -95,6 +95,9 @@ class GSRAutoencoder(ClassNamePrefixFeaturesOutMixin, BaseGSR):
     def _task_loss(self, output, target, x):
         return ((output - x) ** 2).mean(dim=1)
 
+    def _mean_task_loss(self, output, target, x):
+        return torch.nn.functional.mse_loss(output, x)
+
     def _validation_score(self, module, X, y, sample_weight=None):
         return self._score_module(module, X, sample_weight)
 

@@ -231,6 +231,9 @@ class GSRClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, _Supervise
     def _task_loss(self, output, target, x):
         return F.cross_entropy(output, target, reduction="none")
 
+    def _mean_task_loss(self, output, target, x):
+        return F.cross_entropy(output, target)
+
     def _validation_score(self, module, X, y, sample_weight=None):
         logits = self._predict_outputs(module, X, next(module.parameters()).device)
         return accuracy_score(
@@ -380,6 +383,9 @@ class GSRRegressor(ClassNamePrefixFeaturesOutMixin, RegressorMixin, _SupervisedG
 
     def _task_loss(self, output, target, x):
         return ((output - target) ** 2).mean(dim=1)
+
+    def _mean_task_loss(self, output, target, x):
+        return F.mse_loss(output, target)
 
     def _validation_score(self, module, X, y, sample_weight=None):
         outputs = self._predict_outputs(module, X, next(module.parameters()).device)

@@ -71,9 +71,7 @@ def largest_eigenvalue(L):
         v0 = np.random.default_rng(0).standard_normal(n)
         try:
             lmax = 1.01 * float(
-                eigsh(
-                    L, k=1, which="LA", tol=1e-4, v0=v0, return_eigenvectors=False
-                )[0]
+                eigsh(L, k=1, which="LA", tol=1e-4, v0=v0, return_eigenvectors=False)[0]
             )
         except ArpackNoConvergence:
             # Gershgorin: every eigenvalue is below the largest absolute row sum
@@ -214,6 +212,7 @@ default="laplacian"
         center=False,
     ):
         super().__init__()
+        self._casts = {}
         if not callable(filter) and filter not in FILTER_NAMES:
             raise ValueError(
                 f"Unknown filter {filter!r}. Use one of {', '.join(FILTER_NAMES)} or "
@@ -256,6 +255,7 @@ default="laplacian"
         self : GraphPenalty
         """
         device = self._device()
+        self._casts = {}
         adjacency = graphs.check_adjacency(adjacency)
         L = graphs.laplacian(adjacency, self.laplacian)
         self.n_nodes = L.shape[0]
@@ -302,6 +302,34 @@ default="laplacian"
             buffer("_coefficients", coefficients)
         return self
 
+    def _cast(self, name, dtype):
+        """Buffer ``name`` in ``dtype``: cast once, then reused while it lives.
+
+        The operators are kept in float64; casting them per call (an n x n
+        eigenbasis for ``method="exact"``) would cost as much as using them.
+        """
+        source = self._buffers[name]
+        if source.dtype == dtype:
+            return source
+        casts = self.__dict__.setdefault("_casts", {})
+        cached = casts.get((name, dtype))
+        if cached is not None and cached[0] is source:
+            return cached[1]
+        cast = source.to(dtype)
+        casts[(name, dtype)] = (source, cast)
+        return cast
+
+    def __getstate__(self):
+        # pickles and deep copies carry the float64 operators, not their casts
+        state = self.__dict__.copy()
+        state["_casts"] = {}
+        return state
+
+    def _apply(self, fn, *args, **kwargs):
+        # a move or cast of the module replaces the buffers: drop their casts
+        self._casts = {}
+        return super()._apply(fn, *args, **kwargs)
+
     def _device(self):
         crow = getattr(self, "_crow", None)
         return crow.device if crow is not None else torch.device("cpu")
@@ -310,19 +338,19 @@ default="laplacian"
     def _laplacian_product(self, x):
         """``L @ x`` for ``x`` of shape ``(n, B)``."""
         return _SymmetricSpMM.apply(
-            x, self._crow, self._col, self._val.to(x.dtype), self.n_nodes
+            x, self._crow, self._col, self._cast("_val", x.dtype), self.n_nodes
         )
 
     def _filtered(self, x):
         """Stacked :math:`g_k(L) x_b`, shape ``(K, B, n)``, for ``x`` of ``(B, n)``."""
         if self.method_ == "exact":
-            U = self._eigenvectors.to(x.dtype)
-            responses = self._responses.to(x.dtype)
+            U = self._cast("_eigenvectors", x.dtype)
+            responses = self._cast("_responses", x.dtype)
             coefficients = x @ U  # (B, n): the signal in the graph Fourier basis
             return (coefficients.unsqueeze(0) * responses.unsqueeze(1)) @ U.T
         # Chebyshev recurrence on x^T (n, B) with the rescaled Laplacian
         # L~ = 2 L / lmax - I, whose spectrum lies in [-1, 1].
-        c = self._coefficients.to(x.dtype)  # (K, order + 1)
+        c = self._cast("_coefficients", x.dtype)  # (K, order + 1)
         t_prev = x.T.contiguous()
         t_curr = self._laplacian_product(t_prev) * (2.0 / self.lmax) - t_prev
         out = c[:, 0, None, None] * t_prev + c[:, 1, None, None] * t_curr
@@ -392,16 +420,18 @@ default="laplacian"
             x = x - x.mean(dim=1, keepdim=True)
         if self.method_ == "sparse":
             xt = x.T.contiguous()
-            energy = _QuadraticForm.apply(
-                xt, self._crow, self._col, self._val.to(x.dtype), self.n_nodes
-            )
+            parts = (self._crow, self._col, self._cast("_val", x.dtype), self.n_nodes)
+            if xt.requires_grad and torch.is_grad_enabled():
+                energy = _QuadraticForm.apply(xt, *parts)
+            else:
+                energy = (xt * (_csr(*parts) @ xt)).sum(dim=0)
             if self.filter == "rayleigh":
                 energy = energy / ((xt * xt).sum(dim=0) + 1e-12)
             return energy
         if self.method_ == "exact" and self.spectral_filter.norm == "l2":
             # ||g(L) x||^2 = sum_i g(lambda_i)^2 <u_i, x>^2 : no back-projection needed
-            coefficients = x @ self._eigenvectors.to(x.dtype)
-            weights = (self._responses.to(x.dtype) ** 2).sum(dim=0)
+            coefficients = x @ self._cast("_eigenvectors", x.dtype)
+            weights = (self._cast("_responses", x.dtype) ** 2).sum(dim=0)
             return (coefficients * coefficients) @ weights
         filtered = self._filtered(x)
         if self.spectral_filter.norm == "l1":

@@ -1,0 +1,67 @@
+"""The fit benchmark runs end to end in its quick mode (no timing assertions)."""
+
+import json
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _run(*args, timeout=300):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": ROOT}
+    return subprocess.run(
+        [sys.executable, os.path.join(ROOT, "benchmarks", "bench_fit.py"), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def test_quick_mode_prints_a_table_and_writes_json(tmp_path):
+    out = tmp_path / "fit.json"
+    done = _run("--quick", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "/plain" in done.stdout
+    result = json.loads(out.read_text())
+    rows = result["results"]
+    expected = {"plain", "plain_fused", "skgsr_alpha0", "skgsr_grid", "mlp"}
+    for dataset in ("digits", "synthetic"):
+        names = {r["contender"] for r in rows if r["dataset"] == dataset}
+        # skorch is in the test extra; the script skips it only when missing
+        assert expected <= names
+        assert ("skorch" in names) == _has_skorch()
+    for r in rows:
+        assert r["epoch_s"] > 0 and r["ratio_to_plain"] > 0
+        assert 0.0 <= r["accuracy"] <= 1.0
+        assert len(r["fit_s"]) == r["repeats"]
+    plain = [r for r in rows if r["contender"] == "plain"]
+    assert all(r["ratio_to_plain"] == 1.0 for r in plain)
+    assert result["meta"]["threads"] == 1 and result["meta"]["quick"]
+
+
+def test_contenders_share_seeds_and_data():
+    """The plain loop and its fused twin see the same data and seeds: both give
+    the same test accuracy (fused Adam is the same arithmetic)."""
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    try:
+        import bench_fit
+    finally:
+        sys.path.pop(0)
+    X_train, X_test, y_train, y_test = bench_fit.load_data("digits", {})
+    assert X_train.dtype == X_test.dtype == "float32"
+    assert len(X_train) + len(X_test) == 1797
+    plain = bench_fit.plain_loop(X_train, y_train, 3, 0)
+    fused = bench_fit.plain_loop(X_train, y_train, 3, 0, fused=True)
+    agree = (plain(X_test) == fused(X_test)).mean()
+    assert agree > 0.97
+
+
+def _has_skorch():
+    try:
+        import skorch  # noqa: F401
+    except ImportError:
+        return False
+    return True

@@ -1,0 +1,164 @@
+"""The training loop's bookkeeping: what the speed-ups must not change."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import load_digits
+
+from skgsr import GSRAutoencoder, GSRClassifier, GSRRegressor
+from skgsr._base import _LossMeter, _PenaltyMonitor, fused_optimizer_kwargs
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return (X[:300] / 16.0).astype(np.float32), y[:300]
+
+
+def _batches(seed=0, n_batches=7):
+    rng = np.random.default_rng(seed)
+    sizes = [32] * (n_batches - 1) + [17]
+    values = rng.normal(size=(n_batches, 3)) ** 2
+    return values, sizes
+
+
+@pytest.mark.parametrize("with_penalty", [True, False])
+def test_loss_meter_eager_and_deferred_agree(with_penalty):
+    values, sizes = _batches()
+    eager, deferred = _LossMeter(eager=True), _LossMeter(eager=False)
+    for (loss, task, penalty), n in zip(values, sizes, strict=True):
+        args = [torch.tensor(loss), torch.tensor(task)]
+        args.append(torch.tensor(penalty) if with_penalty else None)
+        assert eager.add(*args, n) == pytest.approx(loss)
+        assert deferred.add(*args, n) is None
+    expected = (np.asarray(sizes) @ values) / sum(sizes)
+    if not with_penalty:
+        expected[2] = 0.0
+    np.testing.assert_allclose(eager.means(sum(sizes)), expected, rtol=1e-6)
+    np.testing.assert_allclose(deferred.means(sum(sizes)), expected, rtol=1e-6)
+
+
+def test_loss_meter_deferred_reports_a_non_finite_epoch():
+    meter = _LossMeter(eager=False)
+    meter.add(torch.tensor(1.0), torch.tensor(1.0), None, 10)
+    meter.add(torch.tensor(float("nan")), torch.tensor(1.0), None, 10)
+    assert np.isnan(meter.means(20)[0])
+
+
+def test_epoch_loss_is_the_sample_mean_of_the_batch_losses(digits, monkeypatch):
+    """``loss_curve_`` holds each epoch's mean over samples, the last batch
+    counting for its (smaller) size."""
+    X, y = digits
+    Est = GSRClassifier
+    seen = []
+    original = Est._train_step
+
+    def recording(self, state, xb, tb, wb):
+        out = original(self, state, xb, tb, wb)
+        seen.append((float(out[0]), float(out[1]), float(out[2]), len(xb)))
+        return out
+
+    monkeypatch.setattr(Est, "_train_step", recording)
+    est = Est(max_iter=1, batch_size=64, alpha=0.1, random_state=0).fit(X, y)
+    values = np.array([s[:3] for s in seen])
+    sizes = np.array([s[3] for s in seen])
+    assert sizes.tolist() == [64, 64, 64, 64, 44]
+    expected = sizes @ values / sizes.sum()
+    assert est.loss_curve_[0] == pytest.approx(expected[0], rel=1e-6)
+    assert est.penalty_curve_[0] == pytest.approx(expected[2], rel=1e-6)
+    assert est.history_[0]["task_loss"] == pytest.approx(expected[1], rel=1e-6)
+    # the objective is the task loss plus alpha times the penalty, batch by batch
+    np.testing.assert_allclose(
+        values[:, 0], values[:, 1] + 0.1 * values[:, 2], rtol=1e-5
+    )
+
+
+@pytest.mark.parametrize(
+    "Est, target",
+    [
+        (GSRClassifier, lambda y: y),
+        (GSRRegressor, lambda y: np.c_[y, -y].astype(np.float32)),
+        (GSRAutoencoder, lambda y: None),
+    ],
+)
+def test_fused_mean_task_loss_equals_mean_of_per_sample_loss(digits, Est, target):
+    X, y = digits
+    est = Est(max_iter=1, random_state=0).fit(X, target(y))
+    module = est.module_
+    xb = torch.from_numpy(X[:50])
+    with torch.no_grad():
+        output, _ = module(xb)
+    tb = None
+    if Est is GSRClassifier:
+        tb = torch.as_tensor(est._encode_targets(y[:50], incremental=True))
+    elif Est is GSRRegressor:
+        tb = torch.from_numpy(target(y)[:50])
+    fused = est._mean_task_loss(output, tb, xb)
+    assert fused.shape == ()
+    assert float(fused) == pytest.approx(
+        float(est._task_loss(output, tb, xb).mean()), rel=1e-6
+    )
+
+
+@pytest.mark.parametrize("solver", ["adam", "adamw", "sgd"])
+def test_optimizer_uses_fused_kernels_where_torch_has_them(digits, solver):
+    X, y = digits
+    est = GSRClassifier(max_iter=2, solver=solver, random_state=0).fit(X, y)
+    fused = bool(fused_optimizer_kwargs(torch.device("cpu")))
+    optimizer = est._make_optimizer(est.module_)
+    assert bool(optimizer.param_groups[0].get("fused")) == fused
+    # the same seeds give the same model: fused steps are deterministic
+    again = GSRClassifier(max_iter=2, solver=solver, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(est.transform(X), again.transform(X))
+    assert est.loss_curve_ == again.loss_curve_
+
+
+def test_alpha_zero_measures_the_penalty_without_training_on_it(digits):
+    X, y = digits
+    measured = GSRClassifier(alpha=0.0, max_iter=2, random_state=0).fit(X, y)
+    assert all(np.isfinite(measured.penalty_curve_))
+    assert all(p > 0 for p in measured.penalty_curve_)
+    # with alpha = 0 the objective is the task loss alone
+    for record in measured.history_:
+        assert record["loss"] == pytest.approx(record["task_loss"], rel=1e-12)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("max_values", [1, 64 * 50, 1 << 20])
+def test_penalty_monitor_equals_the_per_batch_penalty(weighted, max_values):
+    """Gathering batches before measuring (alpha=0) changes nothing but the cost."""
+    from skgsr.graphs import make_graph
+    from skgsr.penalty import GraphPenalty
+
+    penalty = GraphPenalty(make_graph("grid", (8, 8)))
+    rng = np.random.default_rng(0)
+    monitor = _PenaltyMonitor(penalty, max_values=max_values)
+    expected = 0.0
+    for n in [32, 32, 32, 7]:
+        z = torch.from_numpy(rng.normal(size=(n, 64)).astype(np.float32))
+        w = torch.from_numpy(rng.uniform(0.1, 2, n).astype(np.float32))
+        w = w if weighted else None
+        monitor.add(z, w)
+        expected += n * float(penalty(z, w))
+    assert monitor.result() == pytest.approx(expected, rel=1e-5)
+
+
+def test_alpha_zero_penalty_curve_is_the_epoch_mean_of_the_batch_penalties(
+    digits, monkeypatch
+):
+    X, y = digits
+    batches = []
+    original = GSRClassifier._train_step
+
+    def recording(self, state, xb, tb, wb):
+        with torch.no_grad():
+            batches.append((float(state.penalty(state.module.embed(xb))), len(xb)))
+        return original(self, state, xb, tb, wb)
+
+    monkeypatch.setattr(GSRClassifier, "_train_step", recording)
+    est = GSRClassifier(alpha=0.0, max_iter=1, batch_size=64, random_state=0)
+    est.fit(X, y)
+    values, sizes = np.array(batches).T
+    assert est.penalty_curve_[0] == pytest.approx(values @ sizes / sizes.sum(), 1e-5)
