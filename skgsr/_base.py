@@ -247,11 +247,14 @@ class _Batches:
 
     Dense float32 data is viewed, not copied; float64 data is cast once to float32
     (half its size). Sparse data stays sparse and is densified one batch at a time.
+    ``rows`` (optional) selects the rows that make up the data set without copying
+    them: index ``i`` is row ``rows[i]`` of ``X``.
     """
 
-    def __init__(self, X, device):
+    def __init__(self, X, device, rows=None):
         self.device = device
-        self.n_samples = X.shape[0]
+        self.rows = None if rows is None else torch.as_tensor(rows, dtype=torch.long)
+        self.n_samples = X.shape[0] if rows is None else len(self.rows)
         if sp.issparse(X):
             self.X = sp.csr_array(X)
             self.sparse = True
@@ -264,6 +267,8 @@ class _Batches:
 
     def take(self, index):
         """Rows ``index`` (a CPU LongTensor) as a float32 tensor on the device."""
+        if self.rows is not None:
+            index = self.rows[index]
         if self.sparse:
             dense = self.X[index.numpy()].toarray().astype(np.float32, copy=False)
             return torch.from_numpy(dense).to(self.device, non_blocking=True)
@@ -275,7 +280,9 @@ class _Batches:
         """Consecutive row blocks, in order, as float32 tensors on the device."""
         for start in range(0, self.n_samples, batch_size):
             stop = min(start + batch_size, self.n_samples)
-            if self.sparse:
+            if self.rows is not None:
+                yield self.take(torch.arange(start, stop))
+            elif self.sparse:
                 block = self.X[start:stop].toarray().astype(np.float32, copy=False)
                 yield torch.from_numpy(block).to(self.device, non_blocking=True)
             else:
@@ -972,7 +979,7 @@ class BaseGSR(TransformerMixin, BaseEstimator):
 
     def _split_validation(self, X, y, sample_weight, state):
         if not (self.early_stopping and state.validation_scores is not None):
-            return (X, y, sample_weight), None
+            return (X, y, sample_weight, None), None
         n_samples = X.shape[0]
         # the sizes train_test_split will use; checked first for a clear message
         n_val = int(np.ceil(self.validation_fraction * n_samples))
@@ -1011,15 +1018,18 @@ class BaseGSR(TransformerMixin, BaseEstimator):
         def take(a, idx):
             return None if a is None else a[idx]
 
-        train = (X[train_idx], take(y, train_idx), take(sample_weight, train_idx))
+        # the training rows stay in X (a copy of 1 - validation_fraction of the
+        # data would be the largest allocation of the fit); only the small held-out
+        # part is copied
+        train = (X, take(y, train_idx), take(sample_weight, train_idx), train_idx)
         val = (X[val_idx], take(y, val_idx), take(sample_weight, val_idx))
         return train, val
 
     def _train(self, state, X, y, sample_weight, incremental):
-        (X_train, y_train, w_train), validation = self._split_validation(
+        (X_train, y_train, w_train, rows), validation = self._split_validation(
             X, y, sample_weight, state
         )
-        data = _Batches(X_train, state.device)
+        data = _Batches(X_train, state.device, rows=rows)
         targets = None if y_train is None else torch.as_tensor(y_train).to(state.device)
         weights = (
             None

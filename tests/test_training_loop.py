@@ -162,3 +162,44 @@ def test_alpha_zero_penalty_curve_is_the_epoch_mean_of_the_batch_penalties(
     est.fit(X, y)
     values, sizes = np.array(batches).T
     assert est.penalty_curve_[0] == pytest.approx(values @ sizes / sizes.sum(), 1e-5)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_batches_over_selected_rows_match_the_copied_rows(sparse):
+    """Early stopping trains on a row selection of X instead of a copy of it."""
+    import scipy.sparse as sp
+
+    from skgsr._base import _Batches
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 6)).astype(np.float32)
+    X[X < 0.5] = 0.0
+    rows = rng.permutation(50)[:37]
+    source = sp.csr_array(X) if sparse else X
+    selected = _Batches(source, torch.device("cpu"), rows=rows)
+    copied = _Batches(source[rows], torch.device("cpu"))
+    assert selected.n_samples == copied.n_samples == 37
+    index = torch.tensor([3, 0, 36, 5])
+    np.testing.assert_array_equal(selected.take(index), copied.take(index))
+    np.testing.assert_array_equal(
+        torch.cat(list(selected.slices(8))), torch.cat(list(copied.slices(8)))
+    )
+    np.testing.assert_array_equal(torch.cat(list(selected.slices(8))), X[rows])
+
+
+def test_early_stopping_does_not_copy_the_training_rows(digits, monkeypatch):
+    from skgsr import _base
+
+    X, y = digits
+    X = np.ascontiguousarray(X)
+    seen = []
+    original = _base._Batches.__init__
+
+    def spy(self, data, device, rows=None):
+        seen.append((data, rows))
+        original(self, data, device, rows=rows)
+
+    monkeypatch.setattr(_base._Batches, "__init__", spy)
+    GSRClassifier(early_stopping=True, max_iter=2, random_state=0).fit(X, y)
+    (data, rows), *_ = seen
+    assert data is X and len(rows) == 270  # the float32 input itself, 90% of rows
