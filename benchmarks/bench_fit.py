@@ -9,7 +9,9 @@ timed side by side in one run:
   tensor, a shuffled index per epoch, ``index_select`` batches, cross-entropy,
   backward, step. Nothing is recorded. ``plain_fused`` is the same loop with
   the optimizer skgsr uses (``fused=True`` where torch supports it on the
-  device), so that its ratio isolates skgsr's own overhead.
+  device), so that its ratio isolates skgsr's own overhead; ``plain_grid``
+  adds skgsr's ``GraphPenalty`` (8x8 grid, ``alpha=1e-3``) to that loop: the
+  floor for ``skgsr_grid``.
 - ``skgsr_alpha0``: ``GSRClassifier(alpha=0)`` (the penalty is measured for
   ``penalty_curve_`` but not trained on);
 - ``skgsr_grid``: ``GSRClassifier(alpha=1e-3)`` with the grid penalty;
@@ -60,7 +62,15 @@ HIDDEN = 128
 N_COMPONENTS = 64
 BATCH_SIZE = 200
 LEARNING_RATE = 1e-3
-CONTENDERS = ("plain", "plain_fused", "skgsr_alpha0", "skgsr_grid", "skorch", "mlp")
+CONTENDERS = (
+    "plain",
+    "plain_fused",
+    "plain_grid",
+    "skgsr_alpha0",
+    "skgsr_grid",
+    "skorch",
+    "mlp",
+)
 
 
 # --------------------------------------------------------------------------- #
@@ -96,26 +106,35 @@ def load_data(name, config):
 # Contenders: each returns (fit, predict) for one seed
 # --------------------------------------------------------------------------- #
 def make_module(n_features, n_classes):
+    """``Sequential(body, head)``: the body ends with the 64-neuron layer."""
     from torch import nn
 
-    return nn.Sequential(
+    body = nn.Sequential(
         nn.Linear(n_features, HIDDEN),
         nn.ReLU(),
         nn.Linear(HIDDEN, N_COMPONENTS),
         nn.ReLU(),
-        nn.Linear(N_COMPONENTS, n_classes),
     )
+    return nn.Sequential(body, nn.Linear(N_COMPONENTS, n_classes))
 
 
-def plain_loop(X, y, epochs, seed, fused=False):
-    """The floor: the arithmetic of the fit and nothing else."""
+def plain_loop(X, y, epochs, seed, fused=False, alpha=0.0):
+    """The floor: the arithmetic of the fit and nothing else.
+
+    With ``alpha > 0`` the loop adds skgsr's :class:`~skgsr.penalty.GraphPenalty`
+    on the 64 neurons (8x8 grid), as a user of the penalty alone would.
+    """
     import torch
     import torch.nn.functional as F
 
     from skgsr._base import fused_optimizer_kwargs
+    from skgsr.graphs import make_graph
+    from skgsr.penalty import GraphPenalty
 
     torch.manual_seed(seed)
     module = make_module(X.shape[1], int(y.max()) + 1)
+    body, head = module
+    penalty = GraphPenalty(make_graph("grid", (8, 8))) if alpha > 0 else None
     extra = fused_optimizer_kwargs(torch.device("cpu")) if fused else {}
     optimizer = torch.optim.Adam(module.parameters(), lr=LEARNING_RATE, **extra)
     X_t, y_t = torch.from_numpy(X), torch.from_numpy(y)
@@ -125,7 +144,12 @@ def plain_loop(X, y, epochs, seed, fused=False):
         order = torch.randperm(len(X_t), generator=generator)
         for start in range(0, len(X_t), BATCH_SIZE):
             index = order[start : start + BATCH_SIZE]
-            loss = F.cross_entropy(module(X_t.index_select(0, index)), y_t[index])
+            xb = X_t.index_select(0, index)
+            if penalty is None:
+                loss = F.cross_entropy(module(xb), y_t[index])
+            else:
+                z = body(xb)
+                loss = F.cross_entropy(head(z), y_t[index]) + alpha * penalty(z)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -203,6 +227,7 @@ def contender(name):
     return {
         "plain": lambda X, y, e, s: plain_loop(X, y, e, s),
         "plain_fused": lambda X, y, e, s: plain_loop(X, y, e, s, fused=True),
+        "plain_grid": lambda X, y, e, s: plain_loop(X, y, e, s, True, alpha=1e-3),
         "skgsr_alpha0": lambda X, y, e, s: skgsr_fit(X, y, e, s, alpha=0.0),
         "skgsr_grid": lambda X, y, e, s: skgsr_fit(X, y, e, s, alpha=1e-3),
         "skorch": skorch_fit,

@@ -27,7 +27,14 @@ def test_quick_mode_prints_a_table_and_writes_json(tmp_path):
     assert "/plain" in done.stdout
     result = json.loads(out.read_text())
     rows = result["results"]
-    expected = {"plain", "plain_fused", "skgsr_alpha0", "skgsr_grid", "mlp"}
+    expected = {
+        "plain",
+        "plain_fused",
+        "plain_grid",
+        "skgsr_alpha0",
+        "skgsr_grid",
+        "mlp",
+    }
     for dataset in ("digits", "synthetic"):
         names = {r["contender"] for r in rows if r["dataset"] == dataset}
         # skorch is in the test extra; the script skips it only when missing
