@@ -385,7 +385,9 @@ class _PenaltyMonitor:
         if not self.activations:
             return
         with torch.no_grad():
-            penalties = self.penalty.per_sample(torch.cat(self.activations))
+            batch = self.activations
+            z = batch[0] if len(batch) == 1 else torch.cat(batch)
+            penalties = self.penalty.per_sample(z)
             if all(w is None for w in self.weights):
                 total = penalties.sum()
             else:
