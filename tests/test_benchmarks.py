@@ -4,29 +4,14 @@ No timing is asserted: the machine running the tests decides those.
 """
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "benchmarks" / "bench_penalty.py"
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_penalty.py"
 
 
-def test_bench_penalty_quick_writes_expected_json(tmp_path):
-    out = tmp_path / "bench.json"
-    env = dict(
-        os.environ,
-        PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-    )
-    completed = subprocess.run(
-        [sys.executable, str(SCRIPT), "--quick", "--threads", "1", "--out", str(out)],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+def test_bench_penalty_quick_writes_expected_json(run_benchmark):
+    completed, out = run_benchmark("bench_penalty.py", "--threads", "1")
     assert completed.returncode == 0, completed.stderr
     assert "dense/sparse" in completed.stdout  # the printed table
 

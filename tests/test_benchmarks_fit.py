@@ -2,27 +2,13 @@
 
 import json
 import os
-import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def _run(*args, timeout=300):
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": ROOT}
-    return subprocess.run(
-        [sys.executable, os.path.join(ROOT, "benchmarks", "bench_fit.py"), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=timeout,
-        check=False,
-    )
-
-
-def test_quick_mode_prints_a_table_and_writes_json(tmp_path):
-    out = tmp_path / "fit.json"
-    done = _run("--quick", "--out", str(out))
+def test_quick_mode_prints_a_table_and_writes_json(run_benchmark):
+    done, out = run_benchmark("bench_fit.py")
     assert done.returncode == 0, done.stderr
     assert "/plain" in done.stdout
     result = json.loads(out.read_text())

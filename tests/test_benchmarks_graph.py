@@ -1,35 +1,15 @@
 """The learned-graph benchmark runs end to end in its quick mode."""
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.mark.parametrize(
     "script", ["bench_graph.py", "bench_learned_graph_recovery.py"]
 )
-def test_quick_mode_prints_a_table_and_writes_json(tmp_path, script):
-    out = tmp_path / "result.json"
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": ROOT}
-    done = subprocess.run(
-        [
-            sys.executable,
-            os.path.join(ROOT, "benchmarks", script),
-            "--quick",
-            "--out",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        check=False,
-    )
+def test_quick_mode_prints_a_table_and_writes_json(run_benchmark, script):
+    done, out = run_benchmark(script)
     assert done.returncode == 0, done.stderr
     result = json.loads(out.read_text())
     if script == "bench_graph.py":

@@ -1,33 +1,12 @@
 """The scaling benchmark runs end to end in its quick mode (no timing asserted)."""
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-
-def test_bench_scale_quick_writes_tables_and_json(tmp_path):
-    out = tmp_path / "scale.json"
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": ROOT}
-    done = subprocess.run(
-        [
-            sys.executable,
-            os.path.join(ROOT, "benchmarks", "bench_scale.py"),
-            "--quick",
-            "--out",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=300,
-        check=False,
-    )
+def test_bench_scale_quick_writes_tables_and_json(run_benchmark):
+    done, out = run_benchmark("bench_scale.py")
     assert done.returncode == 0, done.stderr
     for title in ("against samples", "structured layer's width", "Peak RSS of fit"):
         assert title in done.stdout
