@@ -183,7 +183,7 @@ def fused_optimizer_kwargs(device):
         from torch.utils._foreach_utils import _get_fused_kernels_supported_devices
 
         supported = _get_fused_kernels_supported_devices()
-    except ImportError:  # pragma: no cover - older torch
+    except (ImportError, TypeError):  # pragma: no cover - a private torch helper
         supported = ["cuda"]
     return {"fused": True} if device.type in supported else {}
 
