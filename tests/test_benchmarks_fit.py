@@ -14,6 +14,7 @@ def test_quick_mode_prints_a_table_and_writes_json(run_benchmark):
     result = json.loads(out.read_text())
     rows = result["results"]
     expected = {
+        "plain_glorot",
         "plain",
         "plain_fused",
         "plain_grid",
