@@ -176,8 +176,8 @@ def test_regularizer_smooths_the_autoencoder_layer(digits):
 
 
 def test_regularizer_smooths_the_classifier_layer_at_equal_accuracy(digits):
-    """Measured (40 epochs, seed 0): centred Rayleigh 3.4 -> 1.0; test accuracy
-    within a point."""
+    """Measured (40 epochs, seed 0): centred Rayleigh 3.47 -> 1.25; test accuracy
+    0.962 -> 0.976."""
     X, y = digits
     X_tr, X_te, y_tr, y_te = train_test_split(X, y, random_state=0, stratify=y)
     L = laplacian(make_graph("grid", (8, 8))).toarray()
