@@ -245,6 +245,11 @@ def format_tables(results):
     return "\n".join(lines)
 
 
+def _load():
+    """The 1-minute load average, or None where the OS has none (Windows)."""
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -268,7 +273,7 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
 
-    load_before = os.getloadavg()
+    load_before = _load()
     start = time.perf_counter()
     results = {
         "meta": {
@@ -289,7 +294,7 @@ def main(argv=None):
         "order_sweep": bench_order_sweep(config),
     }
     results["meta"]["total_s"] = time.perf_counter() - start
-    results["meta"]["loadavg_before_after"] = [load_before[0], os.getloadavg()[0]]
+    results["meta"]["loadavg_before_after"] = [load_before, _load()]
 
     print(format_tables(results))
     if args.out:

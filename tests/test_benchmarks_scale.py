@@ -1,15 +1,20 @@
 """The scaling benchmark runs end to end in its quick mode (no timing asserted)."""
 
 import json
+import sys
 
 import pytest
+
+# the memory part reads /proc and forks a process per case
+LINUX = sys.platform == "linux"
 
 
 def test_bench_scale_quick_writes_tables_and_json(run_benchmark):
     done, out = run_benchmark("bench_scale.py")
     assert done.returncode == 0, done.stderr
-    for title in ("against samples", "structured layer's width", "Peak RSS of fit"):
+    for title in ("against samples", "structured layer's width"):
         assert title in done.stdout
+    assert ("Peak RSS of fit" in done.stdout) == LINUX
     result = json.loads(out.read_text())
     meta, config = result["meta"], result["meta"]["config"]
     assert meta["quick"] is True and meta["threads"] == 1
@@ -35,6 +40,9 @@ def test_bench_scale_quick_writes_tables_and_json(run_benchmark):
         assert r["edges"] > 0 and r["penalty_share"] < 1.0
     assert width[0]["growth"] is None and width[1]["growth"] > 0
 
+    if not LINUX:
+        assert "memory" not in result
+        return
     # memory: every case measured in its own process
     memory = {r["case"]: r for r in result["memory"]}
     assert list(memory) == config["memory"]["cases"]
