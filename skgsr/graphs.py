@@ -73,8 +73,8 @@ def infer_grid_shape(n_nodes):
     Raises
     ------
     ValueError
-        If ``n_nodes`` is a prime larger than 3 (the only grid would be a
-        ``1 x n`` line) or not a positive integer.
+        If ``n_nodes`` is prime (the only grid would be a ``1 x n`` line) or not
+        a positive integer.
 
     Examples
     --------
@@ -88,7 +88,7 @@ def infer_grid_shape(n_nodes):
     h = math.isqrt(n_nodes)
     while n_nodes % h:
         h -= 1
-    if h == 1 and n_nodes > 3:
+    if h == 1 and n_nodes > 1:
         raise ValueError(
             f"Cannot infer a 2-D grid shape for {n_nodes} nodes: {n_nodes} is prime, "
             "so the only grid would be a 1 x n line. Pass graph_shape=(h, w) with "

@@ -250,7 +250,7 @@ def is_prime(n):
     return n > 1 and all(n % k for k in range(2, n))
 
 
-@pytest.mark.parametrize("n", [1, 2, 3, 4, 12, 24, 36, 60, 64, 96, 100, 128, 210, 1024])
+@pytest.mark.parametrize("n", [1, 4, 12, 24, 36, 60, 64, 96, 100, 128, 210, 1024])
 def test_infer_grid_shape_is_most_square(n):
     assert infer_grid_shape(n) == most_square_by_enumeration(n)
 
@@ -263,7 +263,7 @@ def test_infer_grid_shape_all_composites_below_200():
             assert (h, w) == most_square_by_enumeration(n)
 
 
-@pytest.mark.parametrize("n", [5, 7, 13, 61, 127])
+@pytest.mark.parametrize("n", [2, 3, 5, 7, 13, 61, 127])
 def test_infer_grid_shape_prime_is_value_error_saying_prime(n):
     with pytest.raises(ValueError, match="prime"):
         infer_grid_shape(n)
