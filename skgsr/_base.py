@@ -770,7 +770,7 @@ class BaseGSR(TransformerMixin, BaseEstimator):
         adjacency = graphs.check_adjacency(self.graph, n_nodes=n)
         return adjacency, shape or _display_shape(n)
 
-    def _make_penalty(self, adjacency):
+    def _make_penalty(self, adjacency, lmax=None):
         return GraphPenalty(
             adjacency,
             filter=self.filter,
@@ -779,6 +779,7 @@ class BaseGSR(TransformerMixin, BaseEstimator):
             method=self.filter_method,
             order=self.filter_order,
             center=self.filter_center,
+            lmax=lmax,
         )
 
     def _continued_penalty(self, adjacency):
@@ -1148,7 +1149,25 @@ class BaseGSR(TransformerMixin, BaseEstimator):
                 # the best weights go with the graph they were trained on
                 state.adjacency = best_adjacency
                 state.penalty.set_graph(best_adjacency)
+        # the fit's last optimizer step is followed by no training loss that
+        # would show a divergence: one batch's loss with the final weights does
+        self._check_final_loss(state, data, targets, batch_size)
         self._on_fit_end(state, data, incremental)
+
+    def _check_final_loss(self, state, data, targets, batch_size):
+        index = torch.arange(min(batch_size, data.n_samples))
+        xb = data.take(index)
+        tb = None if targets is None else targets[index.to(targets.device)]
+        with torch.no_grad(), evaluation_mode(state.module):
+            output, _ = state.module(xb)
+            loss = float(self._mean_task_loss(output, tb, xb))
+        if not math.isfinite(loss):
+            self._raise_divergence(
+                loss,
+                state,
+                what=f"The loss became non-finite ({loss}) after the last step",
+                epoch=state.n_iter,
+            )
 
     def _run_epoch(self, state, data, targets, weights, batch_size):
         """One pass over the data in shuffled minibatches; returns epoch means."""
@@ -1177,10 +1196,11 @@ class BaseGSR(TransformerMixin, BaseEstimator):
             penalty = float("nan")
         return loss, task_loss, penalty
 
-    def _raise_divergence(self, loss, state):
+    def _raise_divergence(self, loss, state, what=None, epoch=None):
+        what = what or f"The training loss became non-finite ({loss})"
+        epoch = state.n_iter + 1 if epoch is None else epoch
         raise DivergenceError(
-            f"The training loss became non-finite ({loss}) in epoch "
-            f"{state.n_iter + 1}; training stopped and the estimator was left "
+            f"{what} in epoch {epoch}; training stopped and the estimator was left "
             "unchanged. Likely causes: a learning rate too high (learning_rate_init="
             f"{self.learning_rate_init}), unscaled input features (standardize X, "
             "e.g. with StandardScaler in a Pipeline), or alpha too large "

@@ -35,7 +35,6 @@ import torch
 from ._autoencoder import GSRAutoencoder
 from ._base import _module_device, available_device, resolve_device, tensors_to
 from ._supervised import GSRClassifier, GSRRegressor
-from .penalty import GraphPenalty
 
 __all__ = ["FORMAT_VERSION", "load", "save"]
 
@@ -583,14 +582,9 @@ def _restore_fitted(estimator, fitted, decoder, payload, device):
     if penalty is None:
         estimator.penalty_ = None
     else:
-        estimator.penalty_ = GraphPenalty(
-            estimator.feature_graph_,
-            filter=estimator.filter,
-            laplacian=estimator._resolved_laplacian(),
-            scale=estimator.filter_scale,
-            method=estimator.filter_method,
-            order=estimator.filter_order,
-            lmax=penalty["lmax"],
+        # built as fit builds it, so that no filter parameter can be left out
+        estimator.penalty_ = estimator._make_penalty(
+            estimator.feature_graph_, lmax=penalty["lmax"]
         ).to(device)
     if _OPTIMIZER in payload:
         # stays on the CPU: the optimizer moves its state to the parameters'

@@ -80,7 +80,9 @@ def _assert_same(a, b, where="value"):
                 named_a[key], named_b[key], rtol=0, atol=0, msg=f"{where}.{key}"
             )
         if isinstance(a, GraphPenalty):
-            assert (a.method_, a.lmax, a.n_nodes) == (b.method_, b.lmax, b.n_nodes)
+            settings = ("method_", "lmax", "n_nodes", "center", "laplacian", "order")
+            for name in settings + ("filter", "scale"):
+                assert getattr(a, name) == getattr(b, name), f"{where}.{name}"
         return
     if isinstance(a, torch.Tensor):
         torch.testing.assert_close(a, b, rtol=0, atol=0, msg=where)
@@ -188,7 +190,13 @@ def test_save_load_round_trip(Est, graph, data, tmp_path):
         G = nx.from_numpy_array(_adjacency(16))
         params["graph"] = nx.relabel_nodes(G, {i: f"n{i}" for i in G.nodes})
     elif graph == "learned":
-        params.update(graph="learned", graph_warmup=1, graph_update_interval=1)
+        params.update(
+            graph="learned",
+            graph_warmup=1,
+            graph_update_interval=1,
+            filter="rayleigh",
+            filter_center=True,
+        )
     elif graph == "torus":
         params.update(graph="torus", early_stopping=True, filter="heat")
     est = _fit(Est, data, **params)

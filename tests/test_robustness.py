@@ -432,6 +432,31 @@ def test_huge_alpha_divergence_names_alpha(monkeypatch):
         est.fit(X * 1e3)
 
 
+@pytest.mark.parametrize("Est", [GSRRegressor, GSRAutoencoder])
+def test_divergence_in_the_last_step_of_a_fit_is_caught(Est):
+    """One batch, one epoch: the only optimizer step is followed by no training
+    loss; the loss of a batch with the final weights shows the divergence."""
+    X, _ = _data(n=60)
+    est = Est(
+        **{**SMALL, "max_iter": 1, "batch_size": 60},
+        learning_rate_init=1e20,
+        solver="sgd",
+        random_state=0,
+    )
+    with pytest.raises(DivergenceError, match="after the last step in epoch 1"):
+        est.fit(X) if Est is GSRAutoencoder else est.fit(X, X[:, 0])
+    assert not hasattr(est, "module_")
+    # a partial_fit that diverges so keeps the previous model, with finite outputs
+    est = Est(**{**SMALL, "batch_size": 60}, random_state=0)
+    est.partial_fit(X) if Est is GSRAutoencoder else est.partial_fit(X, X[:, 0])
+    before = est.transform(X)
+    est.set_params(learning_rate_init=1e20, solver="sgd")
+    with pytest.raises(DivergenceError):
+        est.partial_fit(X) if Est is GSRAutoencoder else est.partial_fit(X, X[:, 0])
+    np.testing.assert_array_equal(est.transform(X), before)
+    assert np.isfinite(before).all()
+
+
 def test_partial_fit_divergence_keeps_the_previous_model():
     X, y = _data()
     reg = GSRRegressor(**SMALL, random_state=0).partial_fit(X, X[:, 0])
