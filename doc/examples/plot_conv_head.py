@@ -12,9 +12,10 @@ over the structured layer reshaped to ``graph_shape_``, then a linear read-out.
 We compare the two heads, each without and with the graph penalty, on held-out
 digits: accuracy, and the smoothness of the structured layer
 (:func:`~skgsr.metrics.smoothness_score`, :math:`1 - E/E_{shuffled}`, see
-:ref:`metrics`). A convolution only sees
-neighbouring neurons together, so it is itself a pressure towards a layer that
-makes sense as an image.
+:ref:`metrics`; 0 is what a random arrangement of the neurons gives). A
+convolution reads neighbouring neurons together, so one might expect it alone to
+push the layer towards something that makes sense as an image; the comparison
+measures whether it does.
 """
 
 # %%
@@ -91,3 +92,33 @@ plot_activation_maps(
     vmax=limit,
 )
 plt.show()
+
+# %%
+# What the numbers show
+# ---------------------
+# At this seed the test accuracy is 0.956 (dense head), 0.973 (dense head with
+# the penalty), 0.971 (conv head) and 0.982 (conv head with the penalty), and
+# the smoothness of the layer 0.03, 0.64, -0.06 and 0.34.
+#
+# - The convolution alone does not make the layer an image: without the
+#   penalty its layer is as rough as a random arrangement of the neurons
+#   (-0.06, the dense head's 0.03). Reading neighbours together does not ask
+#   them to be alike: the 3x3 kernels are learned and can be rough patterns
+#   too, and the dense layer before them can put any feature at any position.
+# - The smoothness comes from the penalty, and at the same ``alpha`` the conv
+#   head's layer is the less smooth of the two (0.34 against 0.64): the
+#   convolutions are no substitute for the graph penalty.
+# - The conv head is the more accurate, with and without the penalty. It is
+#   also the larger head (two convolutions of 16 channels and a read-out of
+#   16 x 8 x 8 = 1024 features, against 64 for the dense head), so its gain is
+#   not evidence that the layer reads as an image. The penalty did not cost
+#   accuracy here, it added some (0.017 and 0.011). On 450 test digits, 0.01
+#   of accuracy is 4 or 5 digits.
+#
+# At seeds 1-4 (same split, run separately, 30 epochs) the convolution alone
+# again did little: without the penalty the conv head's layer scored -0.00 to
+# 0.16 (the dense head's -0.04 to 0.07), against 0.33-0.66 with the penalty.
+# With the penalty the conv head's layer was less smooth than the dense head's
+# at 2 of those seeds and about as smooth or smoother at the other 2. The conv
+# head was the more accurate at every seed without the penalty, and at least
+# as accurate at 3 of 4 with it.
