@@ -35,9 +35,10 @@ __all__ = ["EXACT_MAX_NODES", "GraphPenalty", "largest_eigenvalue"]
 #: ``O(B n^2)`` dense work per batch; Chebyshev costs ``O(B order |E|)`` sparse
 #: work (``|E|`` edges) in ~13 operations per order. Measured on a 2-core CPU
 #: (benchmarks/README.rst, order 30, batch 256): exact is faster per step up to
-#: 1024 nodes (heat 14 vs 60 ms, 4-scale wavelet 67 vs 121 ms at 1024) and
-#: slower at 4096 (wavelet 1063 vs 551 ms), where its set-up also takes seconds
-#: (eigh 0.2 s at 1024, 8 s at 4096).
+#: 1024 nodes (heat 14 vs 60 ms, 4-scale wavelet 67 vs 121 ms at 1024); at 4096
+#: it is slower for the wavelet (1063 vs 551 ms), still faster for heat (274 vs
+#: 365 ms), and its set-up takes seconds (eigh 0.2 s at 1024, 8 s at 4096) at
+#: every new graph, with an n x n eigenbasis in memory.
 EXACT_MAX_NODES = 1024
 
 _METHODS = ("auto", "exact", "chebyshev")
