@@ -1050,21 +1050,23 @@ class BaseGSR(TransformerMixin, BaseEstimator):
         for _ in range(n_epochs):
             epoch = state.n_iter
             penalty_was_on, updates = state.penalty_on, state.graph_updates
-            graph_time = time.perf_counter()
-            self._on_epoch_start(state, data, epoch)
-            graph_time = time.perf_counter() - graph_time
-            graph_updated = state.graph_updates > updates
-            if state.penalty_on and not penalty_was_on:
-                # the objective gains a term: the warm-up's losses and scores are
-                # not comparable, and weights from the warm-up (no penalty at all)
-                # must not be restored as the best
-                best_loss, best_score, stall = np.inf, -np.inf, 0
-                best_state_dict = best_adjacency = None
-            start = time.perf_counter()
+            # Ctrl-C anywhere in the epoch (a graph rebuild, the batches, the
+            # validation score) keeps the model of the last finished epoch
             try:
+                graph_time = time.perf_counter()
+                self._on_epoch_start(state, data, epoch)
+                graph_time = time.perf_counter() - graph_time
+                start = time.perf_counter()
                 loss, task_loss, penalty = self._run_epoch(
                     state, data, targets, weights, batch_size
                 )
+                score = None
+                if validation is not None:
+                    X_val, y_val, w_val = validation
+                    with evaluation_mode(state.module):
+                        score = float(
+                            self._validation_score(state.module, X_val, y_val, w_val)
+                        )
             except KeyboardInterrupt:
                 if epoch == 0 or state.n_iter == 0:
                     raise
@@ -1076,13 +1078,14 @@ class BaseGSR(TransformerMixin, BaseEstimator):
                 )
                 state.module.load_state_dict(last_good)
                 break
-            score = None
-            if validation is not None:
-                X_val, y_val, w_val = validation
-                with evaluation_mode(state.module):
-                    score = float(
-                        self._validation_score(state.module, X_val, y_val, w_val)
-                    )
+            graph_updated = state.graph_updates > updates
+            if state.penalty_on and not penalty_was_on:
+                # the objective gains a term: the warm-up's losses and scores are
+                # not comparable, and weights from the warm-up (no penalty at all)
+                # must not be restored as the best
+                best_loss, best_score, stall = np.inf, -np.inf, 0
+                best_state_dict = best_adjacency = None
+            if score is not None:
                 state.validation_scores.append(score)
             state.n_iter += 1
             state.loss_curve.append(loss)

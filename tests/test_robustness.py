@@ -504,3 +504,35 @@ def test_interrupt_keeps_a_usable_model_of_finished_epochs(monkeypatch):
     reference = GSRAutoencoder(**{**params, "max_iter": 2}).fit(X)
     np.testing.assert_array_equal(ae.transform(X), reference.transform(X))
     assert not ae.module_.training
+
+
+@pytest.mark.parametrize("where", ["validation", "graph-rebuild"])
+def test_interrupt_outside_the_batches_keeps_the_finished_epochs(where, monkeypatch):
+    """Ctrl-C while the validation score or a learned graph is being computed
+    (not inside a batch) also keeps the model of the last finished epoch."""
+    X, y = _data(n=100)
+    params = {**SMALL, "max_iter": 10, "batch_size": 50, "random_state": 0}
+    calls = {"n": 0}
+    if where == "validation":
+        Est, hook = GSRClassifier, "_validation_score"
+        params.update(early_stopping=True, n_iter_no_change=20)
+    else:
+        Est, hook = GSRAutoencoder, "_rebuild_graph"
+        params.update(graph="learned", graph_warmup=0, graph_update_interval=1)
+    original = getattr(Est, hook)
+
+    def interrupting(self, *args):
+        calls["n"] += 1
+        if calls["n"] == 3:  # during the third epoch
+            raise KeyboardInterrupt
+        return original(self, *args)
+
+    monkeypatch.setattr(Est, hook, interrupting)
+    with pytest.warns(UserWarning, match="interrupted during epoch 3.*2 epoch"):
+        est = Est(**params)
+        est.fit(X) if Est is GSRAutoencoder else est.fit(X, y)
+    monkeypatch.undo()
+    assert est.n_iter_ == 2 and len(est.loss_curve_) == 2
+    reference = Est(**{**params, "max_iter": 2})
+    reference.fit(X) if Est is GSRAutoencoder else reference.fit(X, y)
+    np.testing.assert_array_equal(est.transform(X), reference.transform(X))
