@@ -13,6 +13,7 @@ __version__ = "0.1.0.dev0"
 # (PEP 562), so that the numpy/scipy modules (graphs, filters, metrics,
 # descramble, datasets) import and run without it.
 _LAZY = {
+    "DivergenceError": "._base",
     "GSRAutoencoder": "._autoencoder",
     "GSRClassifier": "._supervised",
     "GSRRegressor": "._supervised",
@@ -34,6 +35,7 @@ def __dir__():
 
 
 __all__ = [
+    "DivergenceError",
     "GSRAutoencoder",
     "GSRClassifier",
     "GSRRegressor",

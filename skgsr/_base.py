@@ -56,7 +56,14 @@ _GRAPH_HISTORY_SIZE = 50
 
 
 class DivergenceError(FloatingPointError):
-    """Training produced a non-finite loss; the estimator was left unchanged."""
+    """Training produced a non-finite loss; the estimator was left unchanged.
+
+    Raised by ``fit`` and ``partial_fit`` at the first batch whose loss is not
+    finite (on CPU; once per epoch on an accelerator), or when the loss with the
+    final weights is not finite. The message names the likely causes: a learning
+    rate too high, unscaled input, or ``alpha`` too large. A subclass of
+    :class:`FloatingPointError`.
+    """
 
 
 # --------------------------------------------------------------------------- #

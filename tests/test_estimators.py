@@ -303,6 +303,52 @@ def test_early_stopping_stops_and_keeps_best(digits):
     # stopped because the last n_iter_no_change epochs did not beat the best + tol
     best_epoch = int(np.argmax(clf.validation_scores_))
     assert clf.n_iter_ - 1 - best_epoch >= 3
+    # the weights kept are the best epoch's: they score best_validation_score_ on
+    # the held-out rows (the split fit makes: validation_fraction, seeded,
+    # stratified)
+    _, val = train_test_split(
+        np.arange(len(X)),
+        test_size=clf.validation_fraction,
+        random_state=np.random.RandomState(0),
+        stratify=y,
+    )
+    assert clf.score(X[val], y[val]) == clf.best_validation_score_
+
+
+@pytest.mark.parametrize("Est", ESTIMATORS)
+def test_embedding_activation_sets_the_structured_layer(Est, digits):
+    X, y = digits
+    X, y = X[:200], y[:200]
+    target = None if Est is GSRAutoencoder else y
+    default = Est(max_iter=1, random_state=0).fit(X, target).module_.structured
+    tanh = Est(max_iter=1, embedding_activation="tanh", random_state=0)
+    layers = tanh.fit(X, target).module_.structured
+    # "auto": linear for the autoencoder (an embedding), the hidden activation
+    # (relu) for the supervised estimators
+    expected = torch.nn.Linear if Est is GSRAutoencoder else torch.nn.ReLU
+    assert type(default[-1]) is expected
+    assert type(layers[-1]) is torch.nn.Tanh
+    Z = tanh.transform(X)
+    assert np.abs(Z).max() <= 1.0 and Z.min() < 0
+
+
+def test_sparse_input_is_densified_one_batch_at_a_time(digits, monkeypatch):
+    from skgsr import _base
+
+    X, y = digits
+    X_sparse = sp.csr_matrix(X)
+    rows = []
+    original = sp.csr_array.toarray
+
+    def recording(self, *args, **kwargs):
+        rows.append(self.shape[0])
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(sp.csr_array, "toarray", recording)
+    GSRClassifier(max_iter=2, batch_size=64, random_state=0).fit(X_sparse, y)
+    assert rows and max(rows) <= max(64, _base._INFERENCE_BATCH)
+    training = [r for r in rows if r <= 64]
+    assert sum(training) >= 2 * len(X)  # every row densified in each epoch
 
 
 def test_stops_on_training_loss_plateau_without_early_stopping(digits):

@@ -10,8 +10,7 @@ import scipy.sparse as sp
 import torch
 from sklearn.exceptions import NotFittedError
 
-from skgsr import GSRAutoencoder, GSRClassifier, GSRRegressor
-from skgsr._base import DivergenceError
+from skgsr import DivergenceError, GSRAutoencoder, GSRClassifier, GSRRegressor
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
