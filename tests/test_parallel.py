@@ -138,6 +138,7 @@ def test_gridsearch_on_dask_distributed_matches_serial(
 ):
     distributed = pytest.importorskip("distributed")
     import dask
+
     cluster = client = None
     try:
         cluster = distributed.LocalCluster(
