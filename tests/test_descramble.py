@@ -222,6 +222,72 @@ def test_permutation_descrambler_recovers_a_scrambled_line():
     assert order in (list(range(n)), list(range(n))[::-1])
 
 
+def smooth_bumps_on_grid(m, seed, width=1.5, noise=0.05):
+    """Gaussian bumps at random centres on an 8x8 grid: node order = grid order."""
+    rng = np.random.RandomState(seed)
+    rows, cols = np.mgrid[0:8, 0:8]
+    nodes = np.c_[rows.ravel(), cols.ravel()].astype(float)
+    centres = rng.uniform(-1, 8, size=(m, 2))
+    d2 = ((centres[:, None, :] - nodes[None]) ** 2).sum(axis=-1)
+    return np.exp(-d2 / (2 * width**2)) + noise * rng.normal(size=(m, 64))
+
+
+def heat_smoothed_noise_on_grid(m, seed, time=1.0):
+    """White noise through the heat kernel exp(-t L) of an 8x8 grid."""
+    from scipy.linalg import expm
+
+    L = laplacian(make_graph("grid", (8, 8))).toarray()
+    return np.random.RandomState(seed).normal(size=(m, 64)) @ expm(-time * L)
+
+
+@pytest.mark.parametrize("random_state", [0, 1, 2])
+def test_permutation_descrambler_never_loses_to_the_input_order(random_state):
+    """A layer already in a good order comes back no worse (64 > 8 neurons).
+
+    Bumps on an 8x8 grid in their generating order. Before the input order was
+    a start of the search (FAQ, then tabu search from FAQ's best only), the
+    permutation returned had 1.33-1.45 times the input order's energy
+    (uncentred, width 1.5, random_state 0-4) and 1.24-1.48 times (centred,
+    width 1.0, random_state 0-2), measured; on the digits GSR layer of the
+    gallery example, a smoothness of 0.769 against 0.805 for the trained order.
+    """
+    A = make_graph("grid", (8, 8))
+    H = smooth_bumps_on_grid(300, seed=0)
+    perm = permutation_descrambler(H, A, center=False, random_state=random_state)
+    identity = descrambling_objective(np.arange(64), H, A, center=False)
+    assert descrambling_objective(perm, H, A, center=False) <= identity * (1 + 1e-12)
+    # centred, on another layer
+    H = smooth_bumps_on_grid(300, seed=1, width=1.0)
+    perm = permutation_descrambler(H, A, random_state=random_state)
+    identity = descrambling_objective(np.arange(64), H, A)
+    assert descrambling_objective(perm, H, A) <= identity * (1 + 1e-12)
+
+
+def test_permutation_descrambler_unscrambles_a_smooth_grid_layer():
+    """Heat-smoothed noise on an 8x8 grid, scrambled: back to its generating order.
+
+    Measured on this layer (data seed 0), scramble ``100 + random_state``: for
+    random_state 0-9 the energy found equals the generating order's (ratio
+    1.0000) except random_state 6 (1.70). The search is a heuristic and some
+    starts end in local optima the default budget does not leave (on data seed
+    1: 1.63 and 1.65 for two of random_state 0-4), hence two of three.
+    """
+    A = make_graph("grid", (8, 8))
+    H = heat_smoothed_noise_on_grid(300, seed=0)
+    generating = descrambling_objective(np.arange(64), H, A, center=False)
+    bound = descrambling_bound(H, A, center=False)
+    ratios = []
+    for random_state in range(3):
+        scramble = np.random.RandomState(100 + random_state).permutation(64)
+        perm = permutation_descrambler(
+            H[:, scramble], A, center=False, random_state=random_state
+        )
+        found = descrambling_objective(perm, H[:, scramble], A, center=False)
+        assert found >= bound
+        ratios.append(found / generating)
+    assert np.median(ratios) <= 1.01, ratios
+
+
 def test_permutation_convention_and_objective_is_the_energy():
     A = make_graph("ring", 10)
     H = correlated_activations(80, 10, seed=8)
@@ -269,6 +335,75 @@ def test_descramble_fitted_estimator():
     with pytest.warns(NonUniqueDescramblerWarning):  # a ring's modes come in pairs
         out = descramble(est, X, graph=make_graph("ring", 9), method="orthogonal")
     assert out.shape == (60, 9)
+
+
+def test_descramble_uses_the_estimators_laplacian():
+    """laplacian=None: the Laplacian of the estimator's penalty ("auto" resolved)."""
+    X = np.random.RandomState(0).uniform(size=(60, 10)).astype(np.float32)
+    est = GSRAutoencoder(
+        n_components=9,
+        hidden_layer_sizes=(8,),
+        graph="learned",
+        graph_warmup=1,
+        max_iter=3,
+        random_state=0,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X)
+    assert est.laplacian == "auto" and est.penalty_.laplacian == "normalized"
+    A = est.feature_graph_
+    Z = est.transform(X).astype(np.float64)
+    for method, direct in (
+        ("orthogonal", lambda kind: orthogonal_descrambler(Z, A, laplacian=kind)),
+        (
+            "permutation",
+            lambda kind: permutation_descrambler(Z, A, random_state=0, laplacian=kind),
+        ),
+    ):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NonUniqueDescramblerWarning)
+            _, got = descramble(
+                est, X, method=method, random_state=0, return_descrambler=True
+            )
+            normalized, combinatorial = direct("normalized"), direct("combinatorial")
+            _, forced = descramble(
+                est,
+                X,
+                method=method,
+                laplacian="combinatorial",
+                random_state=0,
+                return_descrambler=True,
+            )
+        np.testing.assert_allclose(got, normalized)
+        np.testing.assert_allclose(forced, combinatorial)
+    # the two Laplacians give different problems here
+    assert np.abs(normalized - combinatorial).max() > 0
+    # an explicit laplacian="normalized" on a predefined grid is followed too
+    est = GSRAutoencoder(
+        n_components=9,
+        hidden_layer_sizes=(8,),
+        laplacian="normalized",
+        max_iter=2,
+        random_state=0,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X)
+    Z = est.transform(X).astype(np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NonUniqueDescramblerWarning)
+        _, P = descramble(est, X, method="orthogonal", return_descrambler=True)
+    expected, _ = orthogonal_descrambler(
+        Z, est.feature_graph_, laplacian="normalized", return_info=True
+    )
+    np.testing.assert_allclose(P, expected)
+    # plain activations: combinatorial
+    H = correlated_activations(50, 9, seed=12)
+    line = make_graph("line", 9)
+    _, P = descramble(H, graph=line, method="orthogonal", return_descrambler=True)
+    np.testing.assert_allclose(P, orthogonal_descrambler(H, line))
+    assert np.abs(P - orthogonal_descrambler(H, line, laplacian="normalized")).max()
 
 
 def test_descramble_errors():
