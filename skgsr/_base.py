@@ -1352,6 +1352,7 @@ class BaseGSR(TransformerMixin, BaseEstimator):
         self._generator_state = state.generator_state
         self._graph_rng = state.graph_rng
         self._optimizer_state = state.optimizer.state_dict()
+        self._fit_params = self.get_params(deep=False)
         if self._graph_is_learned():
             self.graph_history_ = state.graph_history
             self.graph_history_epochs_ = state.graph_epochs

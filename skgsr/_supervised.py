@@ -130,6 +130,12 @@ class _SupervisedGSR(BaseGSR):
             graph_shape, n_outputs, self.activation, periodic=self.graph == "torus"
         )
 
+    @property
+    def _n_features_out(self):
+        # the width that was fitted, not a later set_params(n_components=...);
+        # unfitted, the AttributeError makes get_feature_names_out say so
+        return self._fit_params["n_components"]
+
     def _validate_xy(self, X, y, reset, **kwargs):
         with explain_input_errors():
             return validate_data(
