@@ -875,8 +875,12 @@ def _read_archive_file(file, name):
             document = _parse_json(text, name)
             _check_header(document, name)
             raw = _read_member(archive, _TENSORS_NAME, name, None)
+    except ModelFileError:
+        raise
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
         raise _not_a_model(name, f"a damaged zip archive: {exc}") from None
+    except (OSError, ValueError) as exc:  # offsets that point outside the file
+        raise _not_a_model(name, f"a damaged zip archive: {exc!r}") from None
     return document, _load_tensors(raw, name)
 
 
@@ -939,7 +943,8 @@ def _check_header(document, name):
             f"newer skgsr ({writer}); this skgsr ({_skgsr_version()}) reads versions "
             f"up to {FORMAT_VERSION}. Upgrade skgsr to load it."
         )
-    if document.get("class") not in _ESTIMATORS:
+    class_name = document.get("class")
+    if not isinstance(class_name, str) or class_name not in _ESTIMATORS:
         raise _not_a_model(name, f"unknown estimator class {document.get('class')!r}")
 
 
@@ -1068,8 +1073,10 @@ def _decode_params(decoder, encoded, cls, what):
 def _build(document, payload, device):
     cls = _ESTIMATORS[document["class"]]
     decoder = _Decoder(payload.get("arrays", {}))
+    if "fitted" not in document:
+        raise _Invalid("the fitted state (null when unfitted) is missing")
     estimator = _decode_params(decoder, document.get("params"), cls, "params")
-    fitted = document.get("fitted")
+    fitted = document["fitted"]
     if fitted is None:
         return estimator
     if not isinstance(fitted, dict) or not isinstance(fitted.get("attributes"), dict):
