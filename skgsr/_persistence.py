@@ -1226,24 +1226,24 @@ def _rebuild_module(twin, attributes, state_dict):
 
 
 def _rebuild_penalty(twin, attributes, spec):
-    """The fitted penalty, built as fit builds it, after its inputs are checked."""
+    """The fitted penalty, built as fit builds it, its inputs checked.
+
+    What the file can make this cost is bounded first; the lmax it gives is
+    checked against the graph after the (then cheap) construction, which
+    resolves the Laplacian the fitted hyperparameters ask for.
+    """
     adjacency, stored_laplacian = attributes["feature_graph_"], attributes["laplacian_"]
     if adjacency is None:
         if spec is not None or stored_laplacian is not None:
             raise _Invalid("a penalty or a Laplacian without a feature graph")
         return None
-    if not isinstance(spec, dict) or set(spec) != {"lmax"}:
+    if not isinstance(spec, dict) or set(spec) != {"lmax"} or stored_laplacian is None:
         raise _Invalid("the penalty of the feature graph is missing or invalid")
     n = twin.n_components
     adjacency = graphs.check_adjacency(adjacency, n_nodes=n, name="feature_graph_")
-    L = graphs.laplacian(adjacency, twin._resolved_laplacian())
-    if stored_laplacian is None or stored_laplacian.shape != L.shape:
-        raise _Invalid("laplacian_ is not the Laplacian of feature_graph_")
-    difference = abs(sp.csr_array(stored_laplacian) - L)
-    if difference.nnz and difference.max() > 1e-9 * max(1.0, abs(L).max()):
-        raise _Invalid("laplacian_ is not the Laplacian of feature_graph_")
     lmax = spec["lmax"]
-    if resolve_filter(twin.filter, twin.filter_scale, 1.0).is_quadratic_form:
+    quadratic = resolve_filter(twin.filter, twin.filter_scale, 1.0).is_quadratic_form
+    if quadratic:
         if lmax is not None:
             raise _Invalid(f"filter={twin.filter!r} has no lmax, got {lmax!r}")
     else:
@@ -1259,20 +1259,34 @@ def _rebuild_penalty(twin, attributes, spec):
             raise _Invalid(
                 f"filter_order={twin.filter_order} is beyond {_MAX_FILTER_ORDER}"
             )
-        # the Chebyshev interval and the default scales follow lmax: one below
-        # the spectrum makes the penalty blow up, 0 divides by zero
-        reference = largest_eigenvalue(L)
         if not (
             isinstance(lmax, int | float)
             and not isinstance(lmax, bool)
             and math.isfinite(lmax)
-            and abs(lmax - reference) <= 1e-3 * reference
+            and lmax > 0
         ):
+            raise _Invalid(f"the penalty's lmax={lmax!r} is not a positive number")
+    penalty = twin._make_penalty(adjacency, lmax=lmax)
+    L = graphs.laplacian(adjacency, penalty.laplacian)
+    if stored_laplacian.shape != L.shape or _max_difference(stored_laplacian, L) > (
+        1e-9 * max(1.0, abs(L).max())
+    ):
+        raise _Invalid("laplacian_ is not the Laplacian of feature_graph_")
+    if not quadratic:
+        # the Chebyshev interval and the default scales follow lmax: below the
+        # spectrum the penalty blows up (to NaN for a tiny lmax)
+        reference = largest_eigenvalue(L)
+        if abs(lmax - reference) > 1e-3 * reference:
             raise _Invalid(
                 f"the penalty's lmax={lmax!r} is not the largest Laplacian "
                 f"eigenvalue of feature_graph_ ({reference:.6g})"
             )
-    return twin._make_penalty(adjacency, lmax=lmax)
+    return penalty
+
+
+def _max_difference(a, b):
+    difference = abs(sp.csr_array(a) - sp.csr_array(b))
+    return float(difference.max()) if difference.nnz else 0.0
 
 
 def _check_optimizer_state(state, module):

@@ -425,7 +425,7 @@ def check_adjacency(graph, n_nodes=None, *, name="graph"):
     adjacency.eliminate_zeros()
     # the penalty runs in float32: a degree beyond its range is an infinite
     # Laplacian entry, and a diverging fit that blames the learning rate
-    largest = np.finfo(np.float32).max
+    largest = float(np.finfo(np.float32).max)
     degree = float(adjacency.sum(axis=1).max()) if adjacency.nnz else 0.0
     if degree > largest:
         raise ValueError(
