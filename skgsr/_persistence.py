@@ -77,17 +77,17 @@ _FIT_PARAMS = "_fit_params"
 # loading it. Files beyond them can still be pickled (by people who trust
 # each other).
 _MAX_JSON_BYTES = 64 * 2**20
-# A compressed member may expand to this many times its size (or to
-# _EXPANSION_SLACK): a re-zipped model file compresses by 1-3x, a zip bomb by
-# 1000x.
+# A compressed member may expand to this many times its size plus
+# _EXPANSION_SLACK: deflate shrinks a model file's members a few times at
+# most, a zip bomb about a thousand times (deflate's limit).
 _MAX_EXPANSION = 20
 _EXPANSION_SLACK = 64 * 2**20
-# Nesting of the JSON values save writes is at most 5.
+# The values save writes nest a few levels (a list of records, a tuple).
 _MAX_DEPTH = 32
 # Integers in the JSON: counts, sizes, seeds.
 _MAX_INT_DIGITS = 64
 # The exact penalty eigendecomposes an n x n Laplacian at load: O(n^3) time and
-# O(n^2) memory (8192 nodes: 0.5 GB, about a minute).
+# O(n^2) memory (8192 nodes: a 0.5 GB eigenbasis).
 _MAX_EXACT_NODES = 8192
 # The Chebyshev coefficients cost O(order^2).
 _MAX_FILTER_ORDER = 4096
@@ -602,17 +602,12 @@ def _estimator_class(estimator):
     return cls.__name__
 
 
-def _fitted_twin(estimator_or_class, fit_params):
+def _fitted_twin(cls, fit_params):
     """An unfitted estimator with the hyperparameters a model was fitted with.
 
     The network and the penalty are rebuilt from it, never from the current
     hyperparameters, which ``set_params`` may have changed since the fit.
     """
-    cls = (
-        estimator_or_class
-        if isinstance(estimator_or_class, type)
-        else type(estimator_or_class)
-    )
     twin = cls()
     twin.set_params(**fit_params)
     return twin
@@ -625,7 +620,7 @@ def _architecture(module):
 
 def _check_fitted_architecture(estimator, fit_params):
     """Refuse to save a network that its fitted hyperparameters do not describe."""
-    twin = _fitted_twin(estimator, fit_params)
+    twin = _fitted_twin(type(estimator), fit_params)
     try:
         with torch.device("meta"):
             skeleton = twin._initialize_module(
@@ -655,9 +650,9 @@ def save(estimator, path):
     place, so an interrupted save never leaves a half-written model at ``path``.
 
     Both the hyperparameters as they are now and those the model was fitted
-    with are stored: after ``set_params`` without a refit, the loaded estimator
-    has the new hyperparameters (``get_params``), like the saved one, and the
-    network and penalty that were fitted, like the saved one.
+    with are stored: after ``set_params`` without a refit, the loaded estimator,
+    like the saved one, has the new hyperparameters (``get_params``, used by the
+    next ``fit``) and the network and penalty that were fitted.
 
     Parameters
     ----------

@@ -562,21 +562,18 @@ BAD_RESPONSES = {
     "scalar": (lambda lam: 1.0, "returned an array of shape \\(\\)"),
     "2-D": (lambda lam: np.stack([lam, lam]), "returned an array of shape \\(2, "),
     "complex": (lambda lam: lam + 1j, "returned values of dtype complex128"),
-    "nan": (lambda lam: np.where(lam > 1, np.nan, lam), "not finite at the eig"),
-    "inf": (lambda lam: np.full_like(lam, np.inf), "not finite at the eigenvalue"),
+    "nan": (lambda lam: np.where(lam > 1, np.nan, lam), "is not finite at the"),
+    "inf": (lambda lam: np.full_like(lam, np.inf), "is not finite at the"),
 }
 
 
-@settings(max_examples=12, deadline=None)
-@given(
-    bad=st.sampled_from(sorted(BAD_RESPONSES)),
-    method=st.sampled_from(["exact", "chebyshev"]),
-    Est=st.sampled_from(ESTIMATORS),
-)
-def test_callable_filter_response_is_checked_before_training(bad, method, Est):
+@pytest.mark.parametrize("method", ["exact", "chebyshev"])
+@pytest.mark.parametrize("bad", sorted(BAD_RESPONSES))
+def test_callable_filter_response_is_checked_before_training(bad, method):
     """A response of the wrong shape, complex or not finite is refused naming the
     callable filter, not by torch or as a divergence blamed on the learning rate."""
     response, problem = BAD_RESPONSES[bad]
+    Est = ESTIMATORS[sorted(BAD_RESPONSES).index(bad) % 3]
     X, y = _data()
     est = Est(**SMALL, filter=response, filter_method=method, random_state=0)
     with pytest.raises(ValueError, match=f"callable filter '<lambda>' {problem}"):
