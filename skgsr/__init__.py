@@ -17,6 +17,7 @@ _LAZY = {
     "GSRAutoencoder": "._autoencoder",
     "GSRClassifier": "._supervised",
     "GSRRegressor": "._supervised",
+    "ModelFileError": "._persistence",
     "load": "._persistence",
     "save": "._persistence",
 }
@@ -39,6 +40,7 @@ __all__ = [
     "GSRAutoencoder",
     "GSRClassifier",
     "GSRRegressor",
+    "ModelFileError",
     "__version__",
     "load",
     "save",

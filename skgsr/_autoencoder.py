@@ -3,7 +3,12 @@
 import numpy as np
 import torch
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, _fit_context
-from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_array,
+    check_is_fitted,
+    validate_data,
+)
 
 from ._base import BaseGSR
 from ._docs import COMMON_PARAMETERS, FITTED_ATTRIBUTES
@@ -152,9 +157,9 @@ class GSRAutoencoder(ClassNamePrefixFeaturesOutMixin, BaseGSR):
         check_is_fitted(self, "module_")
         with explain_input_errors():
             Z = check_array(X, dtype=(np.float32, np.float64))
-        if Z.shape[1] != self.n_components:
+        if Z.shape[1] != self._n_features_out:
             raise ValueError(
-                f"inverse_transform expects {self.n_components} columns (the "
+                f"inverse_transform expects {self._n_features_out} columns (the "
                 f"structured layer's width), got {Z.shape[1]}."
             )
         device = self._module_device()
@@ -175,6 +180,7 @@ class GSRAutoencoder(ClassNamePrefixFeaturesOutMixin, BaseGSR):
         y : None
             Ignored.
         sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the samples, not all zero.
 
         Returns
         -------
@@ -183,5 +189,9 @@ class GSRAutoencoder(ClassNamePrefixFeaturesOutMixin, BaseGSR):
             over samples when ``sample_weight`` is given.
         """
         X = self._check_fitted_input(X)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=np.float64, ensure_non_negative=True
+            )
         with torch_threads():
             return self._score_module(self.module_, X, sample_weight)

@@ -24,7 +24,6 @@ How ``fit`` flows (``doc/contributing.rst`` has the map of the package):
 import copy
 import math
 import time
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -64,6 +63,7 @@ from ._training import (
     dense_rows,
     explain_input_errors,
 )
+from ._warnings import warn
 from .nn import (
     PARAMETER_CONSTRAINTS,
     REGULARIZER_PARAMS,
@@ -510,11 +510,10 @@ class BaseGSR(TransformerMixin, BaseEstimator):
             except KeyboardInterrupt:
                 if state.n_iter == 0:
                     raise
-                warnings.warn(
+                warn(
                     f"fit was interrupted during epoch {state.n_iter + 1}; keeping "
                     f"the model trained for {state.n_iter} epoch(s).",
                     UserWarning,
-                    stacklevel=4,
                 )
                 state.module.load_state_dict(last_good)
                 break
@@ -540,11 +539,10 @@ class BaseGSR(TransformerMixin, BaseEstimator):
                 break
         else:
             if not incremental:
-                warnings.warn(
+                warn(
                     f"Stopped at max_iter={self.max_iter} epochs without converging "
                     f"(tol={self.tol}); consider increasing max_iter.",
                     ConvergenceWarning,
-                    stacklevel=4,
                 )
         self._restore_best(state, stopping)
         # the fit's last optimizer step is followed by no training loss that
@@ -725,25 +723,25 @@ class BaseGSR(TransformerMixin, BaseEstimator):
             # the graph of the network as it is (partial_fit builds one only once)
             regularizer.update_graph(self._encode_sample(state, data))
         if in_warmup:
-            warnings.warn(
+            warn(
                 f"The fit ended after {state.n_iter} epoch(s), within the learned "
                 f"graph's warm-up (graph_warmup={self.graph_warmup}): the graph "
                 "penalty was never applied. feature_graph_ is the co-activation "
                 "graph of the unregularized network; increase max_iter or "
                 "decrease graph_warmup.",
                 UserWarning,
-                stacklevel=4,
             )
         inactive = regularizer.inactive_neurons_
-        if regularizer.learned_.n_updates > updates_at_start and inactive.size:
-            warnings.warn(
+        rebuilt = regularizer.learned_.n_updates > updates_at_start
+        # at alpha=0 the graph penalizes nothing: its isolated nodes change nothing
+        if rebuilt and inactive.size and self.alpha > 0:
+            warn(
                 f"{inactive.size} of {self.n_components} structured neurons "
                 "did not vary over the samples encoded for the last learned graph "
                 "(dead or saturated units); they are isolated nodes of "
                 f"feature_graph_, without penalty: {inactive[:10].tolist()}"
                 f"{' ...' if inactive.size > 10 else ''} (inactive_neurons_).",
                 UserWarning,
-                stacklevel=4,
             )
 
     def _commit(self, state):
@@ -768,7 +766,7 @@ class BaseGSR(TransformerMixin, BaseEstimator):
             self.__dict__.update(regularizer.learned_.fitted_attributes())
         # what the network and penalty were built from (warm starts and
         # skgsr.save compare with it)
-        self._fit_params = copy.deepcopy(self.get_params(deep=False))
+        self._fit_params = self.get_params(deep=False)
 
     # ============================================================ inference
     def _predict_outputs(self, module, X, device):
@@ -807,7 +805,7 @@ class BaseGSR(TransformerMixin, BaseEstimator):
             for block in dense_rows(X, device):
                 out.append(module.embed(block).cpu())
         if not out:
-            return np.empty((0, self.n_components), dtype=np.float32)
+            return np.empty((0, self._n_features_out), dtype=np.float32)
         return torch.cat(out).numpy()
 
     def _outputs(self, X):
@@ -833,7 +831,9 @@ class BaseGSR(TransformerMixin, BaseEstimator):
 
     @property
     def _n_features_out(self):
-        return self.n_components
+        # the width that was fitted, not a later set_params(n_components=...);
+        # unfitted, the AttributeError makes get_feature_names_out say so
+        return self._fit_params["n_components"]
 
     # ============================================================ pickling
     def __getstate__(self):

@@ -225,6 +225,16 @@ class GSRClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, _Supervise
     def _n_outputs(self, X, y):
         return len(self.classes_)
 
+    def _check_continued_targets(self, previous):
+        fitted = previous.get("classes_")
+        if fitted is not None and not np.array_equal(fitted, self.classes_):
+            raise ValueError(
+                f"Cannot continue training (warm_start): y has the classes "
+                f"{self.classes_.tolist()} but the network was fitted on "
+                f"{fitted.tolist()}, one output unit per class. Set "
+                "warm_start=False to train a new network."
+            )
+
     def _task_loss(self, output, target, x):
         return F.cross_entropy(output, target, reduction="none")
 
@@ -377,6 +387,15 @@ class GSRRegressor(ClassNamePrefixFeaturesOutMixin, RegressorMixin, _SupervisedG
 
     def _n_outputs(self, X, y):
         return y.shape[1]
+
+    def _check_continued_targets(self, previous):
+        fitted = previous.get("n_outputs_")
+        if fitted is not None and fitted != self.n_outputs_:
+            raise ValueError(
+                f"Cannot continue training (warm_start): y has {self.n_outputs_} "
+                f"target(s) but the network was fitted on {fitted}, one output unit "
+                "per target. Set warm_start=False to train a new network."
+            )
 
     def _task_loss(self, output, target, x):
         return ((output - target) ** 2).mean(dim=1)

@@ -69,6 +69,10 @@ EXACT_MAX_NODES = 8
 # relative; repeated eigenvalues of a grid come out ~1e-15 apart).
 _DEGENERACY_RTOL = 1e-8
 
+# Largest |P P^T - I| of a matrix descrambler accepted as orthogonal: float64
+# descramblers are orthogonal to ~1e-14, float32 ones to ~1e-6.
+_ORTHOGONALITY_TOL = 1e-5
+
 # Above EXACT_MAX_NODES, the tabu search runs from this many of the best distinct
 # starting permutations (FAQ solutions and the input order).
 _TABU_STARTS = 3
@@ -170,17 +174,36 @@ def _as_matrix(descrambler, n):
     """A permutation (1-D) or an ``n x n`` matrix as the matrix ``P``."""
     D = np.asarray(descrambler)
     if D.ndim == 1:
-        if D.shape[0] != n or not np.array_equal(np.sort(D), np.arange(n)):
+        # integer-valued floats name the same permutation; booleans would mask
+        if (
+            D.dtype.kind not in "iuf"
+            or D.shape[0] != n
+            or not np.array_equal(np.sort(D), np.arange(n))
+        ):
             raise ValueError(
                 f"A permutation descrambler must be a permutation of range({n}); "
                 f"got {descrambler!r}."
             )
-        return np.eye(n)[D]
+        return np.eye(n)[D.astype(np.intp)]
     if D.shape != (n, n):
         raise ValueError(
             f"A matrix descrambler must have shape ({n}, {n}); got {D.shape}."
         )
-    return D.astype(np.float64)
+    if D.dtype.kind not in "iuf":
+        raise ValueError(
+            f"A matrix descrambler must be real; got an array of dtype {D.dtype}."
+        )
+    P = D.astype(np.float64)
+    # any P that is not orthogonal shrinks the layer: P = 0 scores a perfect 0
+    deviation = float(np.max(np.abs(P @ P.T - np.eye(n))))
+    if not deviation <= _ORTHOGONALITY_TOL:
+        raise ValueError(
+            "A matrix descrambler must be orthogonal (P @ P.T = I, as "
+            "orthogonal_descrambler returns it): a P that is not can lower the "
+            "objective by shrinking the activations instead of arranging them. "
+            f"Got max |P P^T - I| = {deviation:.3g}."
+        )
+    return P
 
 
 # --------------------------------------------------------------------------- #
@@ -199,9 +222,10 @@ def descrambling_objective(
     Parameters
     ----------
     descrambler : ndarray of shape (n, n) or (n,)
-        A matrix ``P`` (node ``i`` receives :math:`\\sum_j P_{ij} h_j`), or a
-        permutation ``perm`` as returned by :func:`permutation_descrambler` (node
-        ``i`` receives neuron ``perm[i]``, i.e. ``P = I[perm]``).
+        An orthogonal matrix ``P`` (node ``i`` receives :math:`\\sum_j P_{ij}
+        h_j`), or a permutation ``perm`` as returned by
+        :func:`permutation_descrambler` (node ``i`` receives neuron ``perm[i]``,
+        i.e. ``P = I[perm]``).
     activations : array-like of shape (m, n)
         Activations ``H`` of the layer, one row per sample.
     graph : array-like, scipy sparse matrix or networkx.Graph of shape (n, n)

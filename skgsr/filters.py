@@ -187,10 +187,50 @@ class SpectralFilter:
 
 
 def _as_scales(scale):
-    scales = np.atleast_1d(np.asarray(scale, dtype=float)).ravel()
+    try:
+        scales = np.atleast_1d(np.asarray(scale, dtype=float)).ravel()
+    except (TypeError, ValueError):  # strings, complex numbers, ragged lists
+        scales = np.array([np.nan])
     if scales.size == 0 or not np.all(np.isfinite(scales)) or np.any(scales <= 0):
-        raise ValueError(f"Filter scale(s) must be positive and finite, got {scale!r}.")
+        raise ValueError(
+            "Filter scale(s) (filter_scale) must be positive and finite numbers, got "
+            f"{scale!r}."
+        )
     return tuple(float(s) for s in scales)
+
+
+def _checked_response(g):
+    """A user's response ``g``, its values checked wherever it is evaluated.
+
+    The penalty evaluates a response once per graph, on the Laplacian's
+    eigenvalues or on Chebyshev nodes; a response of the wrong shape, complex
+    or not finite would otherwise surface as a shape error deep in torch, or as
+    a NaN loss blamed on the learning rate.
+    """
+
+    def response(eigenvalues):
+        eigenvalues = np.asarray(eigenvalues, dtype=float)
+        values = np.asarray(g(eigenvalues))
+        problem = None
+        if values.shape != eigenvalues.shape:
+            problem = (
+                f"returned an array of shape {values.shape} for {eigenvalues.size} "
+                "eigenvalues"
+            )
+        elif values.dtype.kind not in "biuf":
+            problem = f"returned values of dtype {values.dtype}"
+        elif not np.all(np.isfinite(values)):
+            bad = eigenvalues[~np.isfinite(values)]
+            problem = f"is not finite at the eigenvalue(s) {bad[:3].tolist()}"
+        if problem is not None:
+            raise ValueError(
+                f"The callable filter {getattr(g, '__name__', g)!r} {problem}. A "
+                "filter g(eigenvalues) must return one real, finite response per "
+                "eigenvalue: an array of the same shape as its 1-D input."
+            )
+        return values.astype(float)
+
+    return response
 
 
 def resolve_filter(filter, scale, lmax):
@@ -218,7 +258,7 @@ def resolve_filter(filter, scale, lmax):
                 "filter_scale is only used by filter='heat' and filter='wavelet'; a "
                 "callable filter carries its own parameters (use functools.partial)."
             )
-        return SpectralFilter("callable", (filter,), "l2")
+        return SpectralFilter("callable", (_checked_response(filter),), "l2")
     if filter not in FILTER_NAMES:
         raise ValueError(
             f"Unknown filter {filter!r}. Use one of {', '.join(FILTER_NAMES)} or a "

@@ -152,6 +152,13 @@ def resolve_graph_shape(name, shape):
     if name in ("grid", "torus"):
         return hw if hw is not None else infer_grid_shape(n)
     if name in ("line", "ring"):
+        if hw is not None and hw[0] != 1:
+            kind = "path" if name == "line" else "cycle"
+            raise ValueError(
+                f"graph={name!r} is one {kind} over all nodes, laid out as one row "
+                f"(1, n); got the shape {hw}. Use graph={name + 's'!r} for {hw[0]} "
+                f"{kind}s of {hw[1]} nodes each, or leave graph_shape=None."
+            )
         return (1, n)
     if name in ("lines", "rings", "star"):
         return hw if hw is not None else (1, n)
@@ -261,7 +268,9 @@ def make_graph(name, shape):
         Number of nodes, or ``(h, w)``. For ``"grid"`` and ``"torus"`` an int is
         factorized as squarely as possible (:func:`infer_grid_shape`); for the
         other graphs an int means one path, cycle, tree or star (a ladder of
-        ``n / 2`` rungs positions).
+        ``n / 2`` rungs positions). ``"line"`` and ``"ring"`` are one row:
+        ``(1, n)``, never ``(h, w)`` with ``h > 1`` (that is ``"lines"`` or
+        ``"rings"``).
 
     Returns
     -------
@@ -327,10 +336,12 @@ def check_adjacency(graph, n_nodes=None, *, name="graph"):
     ------
     ValueError
         If the graph is not square, has no nodes, is not symmetric, has negative
-        or non-finite weights, or does not have ``n_nodes`` nodes; each message
-        says which.
+        or non-finite weights, weighted degrees beyond the float32 range (the
+        penalty's Laplacian would overflow), or does not have ``n_nodes`` nodes;
+        each message says which.
     TypeError
-        If ``graph`` is not an array, a sparse matrix or a networkx graph.
+        If ``graph`` is not an array, a sparse matrix or a networkx graph, or its
+        weights are not numbers.
     """
     if _is_networkx_graph(graph):
         import networkx as nx
@@ -343,7 +354,17 @@ def check_adjacency(graph, n_nodes=None, *, name="graph"):
         if graph.number_of_nodes() == 0:
             # networkx itself raises a NetworkXError here, which is no ValueError
             raise ValueError(f"{name} has no nodes; a graph needs at least one node.")
-        adjacency = nx.to_scipy_sparse_array(graph, weight="weight", format="csr")
+        try:
+            adjacency = nx.to_scipy_sparse_array(graph, weight="weight", format="csr")
+        except (TypeError, ValueError):
+            for u, v, weight in graph.edges(data="weight", default=1):
+                if not isinstance(weight, numbers.Real):
+                    raise TypeError(
+                        f"{name} is a networkx graph whose edge ({u!r}, {v!r}) has "
+                        f"the non-numeric weight {weight!r}; the 'weight' edge "
+                        "attribute must be a number."
+                    ) from None
+            raise
     elif sp.issparse(graph):
         adjacency = sp.csr_array(graph)
     else:
@@ -402,6 +423,16 @@ def check_adjacency(graph, n_nodes=None, *, name="graph"):
         )
     adjacency.setdiag(0)
     adjacency.eliminate_zeros()
+    # the penalty runs in float32: a degree beyond its range is an infinite
+    # Laplacian entry, and a diverging fit that blames the learning rate
+    largest = float(np.finfo(np.float32).max)
+    degree = float(adjacency.sum(axis=1).max()) if adjacency.nnz else 0.0
+    if degree > largest:
+        raise ValueError(
+            f"{name} has weighted degrees up to {degree:.3g}, beyond the float32 "
+            f"range (max {largest:.3g}) in which skgsr trains; rescale the edge "
+            "weights, e.g. A / A.max()."
+        )
     # exact symmetry, so that edge lists built from the upper triangle are faithful
     adjacency = sp.csr_array((adjacency + adjacency.T) * 0.5)
     adjacency.sort_indices()

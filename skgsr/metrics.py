@@ -19,6 +19,7 @@ trained, so they apply equally to a GSR layer, an unregularized layer, or a
 descrambled one (:mod:`skgsr.descramble`).
 """
 
+import numbers
 import warnings
 
 import numpy as np
@@ -286,7 +287,8 @@ def morans_i(Z, graph, *, average=True):
     numerator = _quadratic_forms(deviations, A)
     valid = (denominator > 0) & (s0 > 0)
     values = np.full(Z.shape[0], np.nan)
-    values[valid] = (n / s0) * numerator[valid] / denominator[valid]
+    if s0 > 0:  # no edges (a single node included): no neighbours to compare
+        values[valid] = (n / s0) * numerator[valid] / denominator[valid]
     if not average:
         return values
     return float(values[valid].mean()) if valid.any() else float("nan")
@@ -371,18 +373,14 @@ def spatial_spread(Z, shape, *, periodic=False):
     >>> spatial_spread(np.ones(16), (4, 4))  # uniform
     1.0
     """
-    h, w = (int(s) for s in shape)
+    h, w = _check_layout(shape)
+    wrap_rows, wrap_cols = _check_periodic(periodic)
     Z = np.asarray(Z)
     if Z.ndim == 3 or (Z.ndim == 2 and Z.shape == (h, w)):
         Z = Z.reshape(-1, h * w)  # maps, or a single (h, w) map
     Z = _check_signals(Z, h * w)
     if h * w < 2:
         raise ValueError(f"A spread needs at least 2 nodes; shape is {(h, w)}.")
-    wrap_rows, wrap_cols = (
-        (bool(periodic), bool(periodic))
-        if np.ndim(periodic) == 0
-        else (bool(periodic[0]), bool(periodic[1]))
-    )
     mass = (Z * Z).reshape(-1, h, w)
     total = mass.sum(axis=(1, 2))
     valid = total > 0
@@ -394,6 +392,37 @@ def spatial_spread(Z, shape, *, periodic=False):
     if not valid.any():
         return float("nan")
     return float(np.mean(np.sqrt(np.clip(variance, 0.0, None) / uniform)))
+
+
+def _check_layout(shape):
+    """``shape`` as ``(h, w)``, two positive integers."""
+    dims = tuple(shape) if isinstance(shape, tuple | list | np.ndarray) else None
+    if (
+        dims is None
+        or len(dims) != 2
+        or not all(
+            isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 1
+            for s in dims
+        )
+    ):
+        raise ValueError(
+            "shape must be a grid layout (h, w) of two positive integers, e.g. an "
+            f"estimator's graph_shape_; got {shape!r}."
+        )
+    return int(dims[0]), int(dims[1])
+
+
+def _check_periodic(periodic):
+    """``periodic`` as one flag per axis."""
+    if np.ndim(periodic) == 0:
+        return bool(periodic), bool(periodic)
+    flags = np.ravel(periodic)
+    if flags.size != 2:
+        raise ValueError(
+            "periodic must be a bool or one bool per axis (rows, columns); got "
+            f"{periodic!r}."
+        )
+    return bool(flags[0]), bool(flags[1])
 
 
 def participation_ratio(Z):
@@ -493,9 +522,14 @@ def module_recovery(graph, modules, n_modules=None, random_state=None):
         )
     if n_modules is None:
         n_modules = len(np.unique(modules))
-    if isinstance(n_modules, bool) or not 1 <= int(n_modules) < n:
+    if (
+        isinstance(n_modules, bool)
+        or not isinstance(n_modules, numbers.Integral)
+        or not 1 <= n_modules < n
+    ):
         raise ValueError(
-            f"n_modules must be between 1 and n_nodes - 1 = {n - 1}; got {n_modules}."
+            f"n_modules must be an integer between 1 and n_nodes - 1 = {n - 1}; got "
+            f"{n_modules!r}."
         )
     # scikit-learn's spectral embedding refuses 64-bit sparse indices, which scipy
     # gives a graph assembled from int64 coordinates (a learned feature_graph_)

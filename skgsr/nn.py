@@ -11,7 +11,6 @@ The estimators of skgsr train their structured layer with this same object.
 """
 
 import copy
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -28,6 +27,7 @@ from sklearn.utils._param_validation import (
 from . import graphs
 from ._torch_utils import evaluation_mode, module_device
 from ._training import INFERENCE_BATCH, LearnedGraph
+from ._warnings import warn
 from .filters import FILTER_NAMES
 from .penalty import GraphPenalty
 
@@ -612,15 +612,19 @@ graph_kernel, graph_metric
         else:
             self.penalty_.set_graph(adjacency)
         inactive = self.learned_.inactive
-        if self._warn_inactive and inactive.size and not self._warned_inactive:
+        if (
+            self._warn_inactive
+            and inactive.size
+            and self.alpha > 0
+            and not self._warned_inactive
+        ):
             self._warned_inactive = True
-            warnings.warn(
+            warn(
                 f"{inactive.size} of {self.n_nodes_} units of the regularized layer "
                 "did not vary over the samples encoded for the learned graph (dead "
                 "or saturated units); they are isolated nodes without penalty: "
                 f"{inactive[:10].tolist()}{' ...' if inactive.size > 10 else ''}.",
                 UserWarning,
-                stacklevel=2,
             )
         return adjacency
 

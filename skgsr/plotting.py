@@ -201,6 +201,10 @@ def plot_activation_maps(
     hi = maps.max() if vmax is None else vmax
 
     strip = h == 1
+    if ncols is not None and (
+        isinstance(ncols, bool) or not isinstance(ncols, numbers.Integral) or ncols < 1
+    ):
+        raise ValueError(f"ncols must be a positive integer or None, got {ncols!r}.")
     if axes is None:
         if ncols is None:
             ncols = 1 if strip else min(len(maps), 5)
@@ -463,6 +467,19 @@ def plot_feature_graph(
     else:
         values = np.asarray(adjacency.sum(axis=1)).ravel()
         label = "degree"
+    if categories is not None:
+        if not _is_categorical(values):
+            given = "None" if label is not None else f"of dtype {values.dtype}"
+            raise ValueError(
+                "categories lists the categories of categorical node_values (ints, "
+                f"bools or strings, one per node); node_values is {given}. Pass the "
+                "label of each node as node_values."
+            )
+        if np.ndim(categories) != 1:
+            raise ValueError(
+                "categories must be a 1-D list of categories, got an array of shape "
+                f"{np.shape(categories)}."
+            )
     positions = _layout(layout, adjacency, step, random_state)
 
     if ax is None:

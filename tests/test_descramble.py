@@ -5,6 +5,8 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.stats import ortho_group
 
 from skgsr import GSRAutoencoder
@@ -426,3 +428,42 @@ def test_descramble_errors():
     est = GSRAutoencoder(n_components=4)
     with pytest.raises(Exception, match="not fitted"):
         descramble(est, H)
+
+
+def test_float_permutation_names_the_same_permutation():
+    A = make_graph("line", 6)
+    H = correlated_activations(40, 6, seed=3)
+    perm = np.array([3, 1, 4, 0, 5, 2])
+    expected = descrambling_objective(perm, H, A)
+    assert descrambling_objective(perm.astype(float), H, A) == expected
+    for bad in (perm + 0.5, np.array([True, False] * 3), perm.astype(str)):
+        with pytest.raises(ValueError, match="permutation of range\\(6\\)"):
+            descrambling_objective(bad, H, A)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    kind=st.sampled_from(["random", "scaled", "zero", "rank-deficient", "complex"]),
+)
+def test_non_orthogonal_matrices_are_refused(seed, kind):
+    """A P that is not orthogonal lowers tr(L P C P^T) by shrinking the layer:
+    P = 0 scored a perfect 0.0, below the orthogonal bound."""
+    n = 5
+    A = make_graph("ring", n)
+    H = correlated_activations(30, n, seed=seed % 1000)
+    rng = np.random.RandomState(seed)
+    Q = ortho_group.rvs(n, random_state=rng)
+    P = {
+        "random": rng.normal(size=(n, n)),
+        "scaled": Q * rng.uniform(0.1, 0.9),
+        "zero": np.zeros((n, n)),
+        "rank-deficient": Q * (np.arange(n) > 0),
+        "complex": Q + 1e-3j,
+    }[kind]
+    with pytest.raises(ValueError, match="must be orthogonal|must be real"):
+        descrambling_objective(P, H, A)
+    # any orthogonal matrix is accepted, and never beats the bound
+    objective = descrambling_objective(Q, H, A)
+    assert objective >= descrambling_bound(H, A) - 1e-9 * abs(objective)
+    descrambling_objective(Q.astype(np.float32), H, A)  # float32 round-off is fine

@@ -14,7 +14,7 @@ import scipy.sparse as sp
 import torch
 from sklearn.base import clone
 from sklearn.datasets import load_digits
-from sklearn.exceptions import ConvergenceWarning
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
@@ -68,6 +68,23 @@ def test_fitted_attributes(Est, digits):
     assert Z.shape == (10, 64) and Z.dtype == np.float32
     names = est.get_feature_names_out()
     assert len(names) == 64 and names[0] == f"{Est.__name__.lower()}0"
+
+
+@pytest.mark.parametrize("Est", ESTIMATORS)
+def test_feature_names_out_follow_the_fitted_width(Est, digits):
+    """set_params(n_components=...) without a refit changes no output's width."""
+    X, y = digits
+    with pytest.raises(NotFittedError):
+        Est(n_components=16).get_feature_names_out()
+    est = _fit(Est, X[:200], y[:200], n_components=16, max_iter=2)
+    est.set_params(n_components=9)
+    names = est.get_feature_names_out()
+    assert len(names) == est.transform(X[:3]).shape[1] == 16
+    if Est is GSRAutoencoder:
+        Z = est.transform(X[:3])
+        assert est.inverse_transform(Z).shape == (3, 64)
+        with pytest.raises(ValueError, match="expects 16 columns.*got 9"):
+            est.inverse_transform(Z[:, :9])
 
 
 def test_feature_names_in(digits):

@@ -340,6 +340,30 @@ def test_resolve_filter():
         resolve_filter("gauss", None, 1.0)
 
 
+def test_resolve_filter_checks_a_callable_response():
+    """The response of a callable is checked where it is evaluated."""
+    (kernel,) = resolve_filter(np.sqrt, None, 1.0).kernels
+    np.testing.assert_array_equal(kernel(np.array([0.0, 4.0])), [0.0, 2.0])
+    (kernel,) = resolve_filter(lambda lam: lam > 1, None, 1.0).kernels
+    np.testing.assert_array_equal(kernel(np.array([0.0, 4.0])), [0.0, 1.0])
+
+    def response(lam):
+        return np.sqrt(lam - 1)  # NaN below 1
+
+    (kernel,) = resolve_filter(response, None, 1.0).kernels
+    with (
+        np.errstate(invalid="ignore"),
+        pytest.raises(ValueError, match=r"'response' is not finite at .*\[0.0\]"),
+    ):
+        kernel(np.array([0.0, 4.0]))
+
+
+@pytest.mark.parametrize("scale", [["a"], "a", 1j, [[1.0], [2.0, 3.0]]])
+def test_scales_that_are_not_numbers_name_the_parameter(scale):
+    with pytest.raises(ValueError, match="filter_scale.* positive and finite"):
+        resolve_filter("wavelet", scale, 1.0)
+
+
 # --------------------------------------------------------------------------- #
 # PyGSP: the same filters on the same graph and signals
 # --------------------------------------------------------------------------- #

@@ -11,6 +11,8 @@ import sys
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.sparse import csgraph
 
 from skgsr.graphs import (
@@ -137,7 +139,7 @@ def test_ladder_rungs_on_first_half_only():
 
 @pytest.mark.parametrize("name", GRAPH_NAMES)
 def test_predefined_graph_is_symmetric_binary_without_loops(name):
-    shape = {"tree": (2, 7), "ladder": (2, 6)}.get(name, (3, 5))
+    shape = {"tree": (2, 7), "ladder": (2, 6), "line": 15, "ring": 15}.get(name, (3, 5))
     A = make_graph(name, shape)
     assert isinstance(A, sp.csr_array)
     assert A.dtype == np.float64
@@ -288,7 +290,7 @@ def test_infer_grid_shape_rejects_non_positive_integers(bad):
         ("grid", (3, 8), (3, 8)),
         ("torus", 64, (8, 8)),
         ("line", 10, (1, 10)),
-        ("ring", (2, 5), (1, 10)),
+        ("ring", (1, 10), (1, 10)),
         ("lines", (2, 5), (2, 5)),
         ("star", 6, (1, 6)),
         ("tree", 31, (1, 31)),
@@ -315,6 +317,9 @@ def test_resolve_graph_shape(name, shape, expected):
         ("grid", "abc", "one or two entries"),
         ("grid", (2.5, 4), "positive integer"),
         ("ring", None, "int .* or a tuple"),
+        # one path or cycle is one row: (h, w) with h > 1 was silently (1, h * w)
+        ("ring", (2, 5), "graph='ring' is one cycle .* graph='rings' for 2 cycles"),
+        ("line", (4, 4), "graph='line' is one path .* graph='lines' for 4 paths"),
     ],
 )
 def test_resolve_graph_shape_errors(name, shape, match):
@@ -354,6 +359,22 @@ def test_check_adjacency_node_count_mismatch():
     assert check_adjacency(np.ones((3, 3)), n_nodes=3).shape == (3, 3)
 
 
+@settings(max_examples=20, deadline=None)
+@given(
+    n=st.integers(2, 8),
+    exponent=st.floats(min_value=38.6, max_value=300.0),
+    fmt=st.sampled_from(["dense", "sparse"]),
+)
+def test_check_adjacency_refuses_degrees_beyond_float32(n, exponent, fmt):
+    """Finite in float64, infinite in the float32 penalty: refused, named."""
+    A = np.ones((n, n)) - np.eye(n)
+    A *= 10.0**exponent / (n - 1)  # every degree 10**exponent > 3.4e38
+    A = sp.csr_array(A) if fmt == "sparse" else A
+    with pytest.raises(ValueError, match="^feature_graph has weighted degrees"):
+        check_adjacency(A, name="feature_graph")
+    assert check_adjacency(A / 10.0 ** (exponent - 37)).shape == (n, n)
+
+
 def test_check_adjacency_uses_the_given_name():
     with pytest.raises(ValueError, match="^feature_graph is not symmetric"):
         check_adjacency([[0, 1], [0, 0]], name="feature_graph")
@@ -365,6 +386,16 @@ def test_check_adjacency_uses_the_given_name():
 def test_check_adjacency_non_numeric_is_type_error(graph):
     with pytest.raises(TypeError, match="numeric"):
         check_adjacency(graph)
+
+
+def test_check_adjacency_networkx_weights_must_be_numbers():
+    nx = pytest.importorskip("networkx")
+    G = nx.path_graph(4)
+    G.edges[1, 2]["weight"] = "2.5"
+    with pytest.raises(TypeError, match=r"^g is a networkx graph whose edge \(1, 2\)"):
+        check_adjacency(G, name="g")
+    G.edges[1, 2]["weight"] = 2.5
+    assert check_adjacency(G)[1, 2] == 2.5
 
 
 def test_check_adjacency_networkx_errors():

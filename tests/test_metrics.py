@@ -6,6 +6,8 @@ import math
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from skgsr.graphs import laplacian, make_graph
 from skgsr.metrics import (
@@ -232,7 +234,44 @@ def test_morans_i_constant_samples():
     assert np.isnan(morans_i(np.ones((2, 4)), A))
 
 
+@pytest.mark.parametrize(
+    "graph", [np.zeros((4, 4)), np.zeros((1, 1)), sp.csr_array((3, 3))]
+)
+def test_morans_i_without_edges_is_nan(graph):
+    """No edges (one node included): no neighbours to compare, NaN as documented."""
+    n = graph.shape[0]
+    Z = np.random.RandomState(0).normal(size=(3, n))
+    assert np.isnan(morans_i(Z, graph))
+    assert np.isnan(morans_i(Z, graph, average=False)).all()
+
+
 # ----------------------------------------------------------------- localization
+@settings(max_examples=25, deadline=None)
+@given(
+    shape=st.one_of(
+        st.integers(1, 64),
+        st.tuples(st.integers(1, 4), st.integers(1, 4), st.integers(1, 4)),
+        st.tuples(st.integers(1, 8)),
+        st.tuples(st.integers(-3, 0), st.integers(1, 8)),
+        st.tuples(st.floats(1.5, 8.5), st.integers(1, 8)),
+        st.just((True, 4)),
+        st.just("44"),
+    )
+)
+def test_spatial_spread_refuses_anything_but_a_layout(shape):
+    with pytest.raises(ValueError, match=r"shape must be a grid layout \(h, w\)"):
+        spatial_spread(np.ones((2, 16)), shape)
+
+
+@pytest.mark.parametrize("periodic", [(True,), (True, False, True), [[True, True]]])
+def test_spatial_spread_periodic_needs_one_flag_per_axis(periodic):
+    if np.size(periodic) == 2:  # a nested pair is still one flag per axis
+        assert spatial_spread(np.ones(16), (4, 4), periodic=periodic) == 1.0
+        return
+    with pytest.raises(ValueError, match="periodic must be a bool or one bool per"):
+        spatial_spread(np.ones(16), (4, 4), periodic=periodic)
+
+
 def test_spatial_spread_hand_values():
     uniform = (2 * (8 * 8 - 1)) / 12  # 10.5
     assert spatial_spread(np.eye(64)[27], (8, 8)) == 0.0
@@ -384,3 +423,6 @@ def test_module_recovery_errors():
         module_recovery(A, [0, 1, 2])
     with pytest.raises(ValueError, match="n_modules"):
         module_recovery(A, [0] * 6, n_modules=6)
+    for bad in (2.5, 2.0, True, "2"):
+        with pytest.raises(ValueError, match="n_modules must be an integer"):
+            module_recovery(A, [0, 0, 0, 1, 1, 1], n_modules=bad)

@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from skgsr.graphs import make_graph
 from skgsr.penalty import EXACT_MAX_NODES, GraphPenalty, largest_eigenvalue
@@ -388,6 +390,42 @@ def test_filter_signal_shape_and_errors():
 def test_invalid_parameters(kwargs, match):
     with pytest.raises(ValueError, match=match):
         GraphPenalty(make_graph("grid", (3, 3)), **kwargs)
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    method=st.sampled_from(["exact", "chebyshev"]),
+    shape=st.sampled_from(["short", "long", "scalar", "2-D", "ok"]),
+    value=st.sampled_from(["real", "complex", "nan", "inf"]),
+)
+def test_callable_response_is_validated_once_per_graph(method, shape, value):
+    """Responses are checked on the eigenvalues (exact) or the Chebyshev nodes."""
+
+    def g(lam):
+        out = {
+            "short": lam[:-1],
+            "long": np.append(lam, 1.0),
+            "scalar": np.float64(lam.mean()),
+            "2-D": np.stack([lam, lam]),
+            "ok": lam,
+        }[shape]
+        if value == "complex":
+            return out + 1j
+        return out * {"real": 1.0, "nan": np.nan, "inf": np.inf}[value]
+
+    graph = make_graph("grid", (3, 3))
+    if shape == "ok" and value == "real":
+        penalty = GraphPenalty(graph, filter=g, method=method)
+        assert torch.isfinite(penalty(torch.ones(2, 9))).all()
+        return
+    problem = "returned an array of shape" if shape != "ok" else ""
+    if not problem:
+        problem = "dtype complex" if value == "complex" else "not finite"
+    with (
+        np.errstate(invalid="ignore"),
+        pytest.raises(ValueError, match=f"callable filter 'g' .*{problem}"),
+    ):
+        GraphPenalty(graph, filter=g, method=method)
 
 
 def test_invalid_graph_is_value_error():

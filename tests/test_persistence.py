@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sklearn.datasets import load_digits
 from sklearn.exceptions import NotFittedError
 
@@ -370,7 +372,7 @@ def _rewrite(path, edit_document):
         ),
         (
             lambda d: d["fitted"]["attributes"].update(n_features_in_=3),
-            "(?s)corrupt or incompatible.*size mismatch",
+            "corrupt or incompatible.*n_outputs=64 does not match",
         ),
     ],
 )
@@ -455,3 +457,607 @@ def test_target_device_mapping(monkeypatch):
     assert target("cuda:1", None) == torch.device("cpu")  # no second GPU here
     assert target("cuda:0", "cpu") == torch.device("cpu")
     assert target("cpu", None) == torch.device("cpu")
+
+
+# ------------------------------------------------------------ fitted hyperparameters
+SET_AFTER_FIT = {
+    "activation": {"activation": "tanh"},
+    "embedding_activation": {"embedding_activation": "tanh"},
+    "hidden_layer_sizes": {"hidden_layer_sizes": (5, 4)},
+    "n_components": {"n_components": 9},
+    "graph-and-filter": {"graph": "ring", "filter": "heat"},
+    "filter_center": {"filter": "rayleigh", "filter_center": True},
+    "head": {"head": "conv"},
+}
+
+
+@pytest.mark.parametrize("Est", ESTIMATORS)
+@pytest.mark.parametrize("change", SET_AFTER_FIT)
+def test_set_params_after_fit_then_save_keeps_the_fitted_model(
+    Est, change, data, tmp_path
+):
+    """The file rebuilds the network and penalty that were fitted, and keeps the
+    hyperparameters as they are now: the loaded estimator is the live one."""
+    if change == "head" and Est is GSRAutoencoder:
+        pytest.skip("the autoencoder has no head parameter")
+    X = data[0]
+    est = _fit(Est, data)
+    before = _outputs(est, X)
+    names = est.get_feature_names_out()
+    est.set_params(**SET_AFTER_FIT[change])
+    loaded = _round_trip(est, tmp_path)
+    _assert_same_estimator(est, loaded)  # parameters, penalty_, weights...
+    _assert_same_outputs(est, loaded, X)
+    for key, value in before.items():
+        np.testing.assert_array_equal(_outputs(loaded, X)[key], value, err_msg=key)
+    np.testing.assert_array_equal(loaded.get_feature_names_out(), names)
+    assert (
+        loaded.get_params()[next(iter(SET_AFTER_FIT[change]))]
+        == (SET_AFTER_FIT[change][next(iter(SET_AFTER_FIT[change]))])
+    )
+
+
+def test_file_records_the_fitted_hyperparameters(data, tmp_path):
+    est = _fit(GSRAutoencoder, data)
+    est.set_params(activation="tanh")
+    path = tmp_path / "model.skgsr"
+    skgsr.save(est, path)
+    with zipfile.ZipFile(path) as archive:
+        document = json.loads(archive.read("skgsr.json"))
+    assert document["params"]["activation"] == "tanh"
+    assert document["fitted"]["params"]["activation"] == "relu"
+    assert document["format_version"] == 2
+
+
+def test_a_graph_shared_by_the_parameters_is_stored_once(data, tmp_path):
+    est = _fit(GSRRegressor, data, graph=_adjacency(16))
+    loaded = _round_trip(est, tmp_path)
+    # one object, or two, as in the live estimator
+    shared = est._fit_params["graph"] is est.graph
+    assert (loaded._fit_params["graph"] is loaded.graph) == shared
+    with zipfile.ZipFile(tmp_path / "model.skgsr") as archive:
+        document = json.loads(archive.read("skgsr.json"))
+    assert document["params"]["graph"] == document["fitted"]["params"]["graph"]
+
+
+@pytest.mark.parametrize(
+    "fitted_change", [{"hidden_layer_sizes": (5,)}, {"activation": "tanh"}]
+)
+def test_save_refuses_a_network_its_fitted_parameters_do_not_describe(
+    fitted_change, data, tmp_path
+):
+    """What a warm start after set_params(hidden_layer_sizes=...) leaves behind."""
+    est = _fit(GSRClassifier, data)
+    est._fit_params = {**est._fit_params, **fitted_change}
+    path = tmp_path / "model.skgsr"
+    with pytest.raises(ValueError, match="does not match the hyperparameters.*warm"):
+        skgsr.save(est, path)
+    assert not path.exists()
+
+
+def test_version_1_files_still_load(data, tmp_path):
+    """Files without fitted hyperparameters: the network follows the saved ones."""
+    est = _fit(GSRClassifier, data)
+    path = tmp_path / "model.skgsr"
+    skgsr.save(est, path)
+
+    def as_version_1(document):
+        document["format_version"] = 1
+        del document["fitted"]["params"]
+
+    _rewrite(path, as_version_1)
+    loaded = skgsr.load(path)
+    _assert_same_estimator(est, loaded)
+    _assert_same_outputs(est, loaded, data[0])
+
+
+def test_save_refuses_attributes_load_would_not_restore(data, tmp_path):
+    est = _fit(GSRAutoencoder, data)
+    est.my_notes_ = "trained on Tuesday"
+    with pytest.raises(TypeError, match="'my_notes_' that is not one of skgsr's"):
+        skgsr.save(est, tmp_path / "model.skgsr")
+
+
+def test_output_configuration_survives(data, tmp_path):
+    pytest.importorskip("pandas")
+    est = _fit(GSRAutoencoder, data).set_output(transform="pandas")
+    loaded = _round_trip(est, tmp_path)
+    assert list(loaded.transform(data[0][:2]).columns) == list(
+        est.get_feature_names_out()
+    )
+
+
+# ------------------------------------------------------------ paths
+def test_save_to_a_folder_or_a_missing_folder_names_the_path(data, tmp_path):
+    est = _fit(GSRAutoencoder, data)
+    with pytest.raises(IsADirectoryError) as info:
+        skgsr.save(est, tmp_path)
+    assert info.value.filename == str(tmp_path)
+    missing = tmp_path / "no-such-folder" / "model.skgsr"
+    with pytest.raises(
+        FileNotFoundError, match="no-such-folder.*does not exist"
+    ) as info:
+        skgsr.save(est, missing)
+    assert info.value.filename == str(missing)
+    assert os.listdir(tmp_path) == []  # no temporary file left
+
+
+def test_load_of_a_missing_file_names_it(tmp_path):
+    with pytest.raises(FileNotFoundError) as info:
+        skgsr.load(tmp_path / "absent.skgsr")
+    assert info.value.filename == str(tmp_path / "absent.skgsr")
+
+
+# ------------------------------------------------------------ crafted files
+@pytest.fixture(scope="module")
+def heat_file(data, tmp_path_factory):
+    """A fitted heat-filter autoencoder's file (its penalty has an lmax)."""
+    est = _fit(GSRAutoencoder, data, filter="heat")
+    path = tmp_path_factory.mktemp("heat") / "model.skgsr"
+    skgsr.save(est, path)
+    return path.read_bytes()
+
+
+def _crafted(tmp_path, raw, edit=None, text_edit=None, payload_edit=None):
+    """A copy of the file ``raw``, its JSON (as data or text) or tensors edited."""
+    with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+        text = archive.read("skgsr.json").decode()
+        tensors = archive.read("tensors.pt")
+    if edit is not None:
+        document = json.loads(text)
+        edit(document)
+        text = json.dumps(document)
+    if text_edit is not None:
+        text = text_edit(text)
+    if payload_edit is not None:
+        payload = torch.load(io.BytesIO(tensors), weights_only=True)
+        payload_edit(payload)
+        buffer = io.BytesIO()
+        torch.save(payload, buffer)
+        tensors = buffer.getvalue()
+    path = tmp_path / "crafted.skgsr"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("skgsr.json", text)
+        archive.writestr("tensors.pt", tensors)
+    return path
+
+
+def _attributes(edit):
+    return lambda d: edit(d["fitted"]["attributes"])
+
+
+def _scale_lmax(factor):
+    return lambda d: d["fitted"]["penalty"].update(
+        lmax=d["fitted"]["penalty"]["lmax"] * factor
+    )
+
+
+def _array_key(payload, fragment):
+    return next(k for k in payload["arrays"] if fragment in k)
+
+
+def _double_laplacian(payload):
+    key = _array_key(payload, "fitted attribute laplacian_.data")
+    payload["arrays"][key] = payload["arrays"][key] * 2
+
+
+CRAFTED_JSON = {
+    "params-not-an-object": (lambda d: d.update(params=[1]), "params must be a JSON"),
+    "fitted-not-an-object": (lambda d: d.update(fitted=[1]), "not a JSON object"),
+    "missing-n_features_in_": (
+        _attributes(lambda a: a.pop("n_features_in_")),
+        r"\['n_features_in_'\] are missing",
+    ),
+    "method-shadowed": (
+        _attributes(lambda a: a.update(predict="x")),
+        r"invalid fitted attribute name\(s\) \['predict'\]",
+    ),
+    "dunder": (_attributes(lambda a: a.update(__dict__={})), "invalid fitted attr"),
+    "lmax-zero": (
+        lambda d: d["fitted"]["penalty"].update(lmax=0),
+        "lmax=0 is not a positive number",
+    ),
+    "lmax-tiny": (_scale_lmax(1e-300), "is not the largest Laplacian eigenvalue"),
+    "lmax-half": (_scale_lmax(0.5), "is not the largest Laplacian eigenvalue"),
+    "lmax-text": (
+        lambda d: d["fitted"]["penalty"].update(lmax="8"),
+        "lmax='8' is not a positive number",
+    ),
+    "lmax-missing": (
+        lambda d: d["fitted"].update(penalty=None),
+        "penalty of the feature graph is missing",
+    ),
+    "unknown-tag": (lambda d: d["params"].update(alpha={"$code": 1}), "unknown tag"),
+    "bad-float": (lambda d: d["params"].update(alpha={"$float": "1e3"}), "invalid fl"),
+    "n_iter_-text": (_attributes(lambda a: a.update(n_iter_="3")), "n_iter_ must be"),
+    "loss_curve_-number": (
+        _attributes(lambda a: a.update(loss_curve_=5)),
+        "loss_curve_ must be a list",
+    ),
+    "history_-numbers": (
+        _attributes(lambda a: a.update(history_=[1, 2])),
+        "history_ must be a list of records",
+    ),
+    "graph_shape_-mismatch": (
+        _attributes(lambda a: a.update(graph_shape_={"$tuple": [3, 5]})),
+        r"graph_shape_ \(3, 5\) does not have n_components=16",
+    ),
+    "device-meta": (lambda d: d["fitted"].update(device="meta"), "invalid device"),
+    "fitted-n_components": (
+        lambda d: d["fitted"]["params"].update(n_components=8),
+        "graph_shape_ .* does not have n_components=8",
+    ),
+    "declared-layers-too-wide": (
+        lambda d: d["fitted"]["params"].update(
+            hidden_layer_sizes={"$tuple": [12000, 12000]}
+        ),
+        r"(?s)weights do not fit the network.*\(12000, 64\)",
+    ),
+    "declared-layers-too-many": (
+        lambda d: d["fitted"]["params"].update(
+            hidden_layer_sizes={"$tuple": [3] * 100000}
+        ),
+        "declares 100000 layers, more than the 8 stored",
+    ),
+    "no-weights-for-the-optimizer": (
+        lambda d: d["fitted"]["params"].update(solver="sgd"),
+        None,  # loads: the optimizer's state follows the weights, not the solver
+    ),
+}
+
+CRAFTED_TEXT = {
+    "5000-digit-integer": (
+        lambda t: t.replace('"n_components": 16', '"n_components": ' + "9" * 5000, 1),
+        "not JSON: an integer of 5000 digits",
+    ),
+    "deep-nesting": (
+        lambda t: t.replace('"alpha": 0.001', '"alpha": ' + "[" * 50000 + "]" * 50000),
+        "nested too deeply",
+    ),
+    "nested-beyond-save": (
+        lambda t: t.replace('"alpha": 0.001', '"alpha": ' + "[" * 40 + "]" * 40),
+        "nested more than 32 levels",
+    ),
+    "nan-literal": (
+        lambda t: t.replace('"alpha": 0.001', '"alpha": NaN', 1),
+        "NaN is not strict JSON",
+    ),
+}
+
+CRAFTED_TENSORS = {
+    "laplacian-tampered": (
+        _double_laplacian,
+        "laplacian_ is not the Laplacian of feature_graph_",
+    ),
+    "weights-nan": (
+        lambda p: p["module_"]["head.0.weight"].fill_(np.nan),
+        "'head.0.weight' are not finite",
+    ),
+    "weights-int": (
+        lambda p: p["module_"].update(
+            {"head.0.bias": p["module_"]["head.0.bias"].long()}
+        ),
+        "'head.0.bias' are not finite floating-point",
+    ),
+    "weights-missing": (
+        lambda p: p["module_"].pop("head.0.bias"),
+        r"missing \['head.0.bias'\]",
+    ),
+    "adam-moment-shape": (
+        lambda p: p["_optimizer_state"]["state"][0].update(exp_avg=torch.zeros(3)),
+        "optimizer's 'exp_avg' of parameter 0 has shape",
+    ),
+    "optimizer-not-a-state": (
+        lambda p: p.update(_optimizer_state=[1]),
+        "optimizer state is not an optimizer's state_dict",
+    ),
+    "generator-state-short": (
+        lambda p: p["arrays"].update(
+            {_array_key(p, "_generator_state"): torch.zeros(7, dtype=torch.uint8)}
+        ),
+        "RuntimeError",
+    ),
+    "arrays-not-tensors": (
+        lambda p: p.update(arrays=[1]),
+        "stored arrays are not a dict of tensors",
+    ),
+}
+
+
+def _check_refused(path, message):
+    with pytest.raises(skgsr.ModelFileError, match=message) as info:
+        skgsr.load(path)
+    assert isinstance(info.value, ValueError)
+    return info.value
+
+
+@pytest.mark.parametrize("case", CRAFTED_JSON)
+def test_crafted_json_is_refused_with_one_error_type(case, heat_file, tmp_path):
+    edit, message = CRAFTED_JSON[case]
+    path = _crafted(tmp_path, heat_file, edit=edit)
+    if message is None:
+        assert skgsr.load(path).transform(np.ones((2, 64))).shape == (2, 16)
+    else:
+        _check_refused(path, message)
+
+
+@pytest.mark.parametrize("case", CRAFTED_TEXT)
+def test_crafted_json_text_is_refused_with_one_error_type(case, heat_file, tmp_path):
+    edit, message = CRAFTED_TEXT[case]
+    _check_refused(_crafted(tmp_path, heat_file, text_edit=edit), message)
+
+
+def test_damaged_archives_are_refused_with_one_error_type(heat_file, tmp_path):
+    with zipfile.ZipFile(io.BytesIO(heat_file)) as archive:
+        text = archive.read("skgsr.json")
+        tensors = archive.read("tensors.pt")
+    path = tmp_path / "model.skgsr"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("skgsr.json", text.replace(b"relu", b"rel\xff"))
+        archive.writestr("tensors.pt", tensors)
+    _check_refused(path, "skgsr.json is not JSON: 'utf-8' codec")
+    # a member's bytes shifted: the central directory points elsewhere
+    raw = heat_file.replace(b"relu", b"rel", 1)
+    path.write_bytes(raw)
+    _check_refused(path, "damaged zip archive")
+    path.write_bytes(heat_file[: len(heat_file) // 2])
+    _check_refused(path, "not a zip archive")
+
+
+@pytest.mark.parametrize("case", CRAFTED_TENSORS)
+def test_crafted_tensors_are_refused_with_one_error_type(case, heat_file, tmp_path):
+    edit, message = CRAFTED_TENSORS[case]
+    _check_refused(_crafted(tmp_path, heat_file, payload_edit=edit), message)
+
+
+def test_lmax_of_a_quadratic_filter_is_refused(data, tmp_path):
+    est = _fit(GSRAutoencoder, data)  # filter="laplacian": no lmax
+    path = tmp_path / "model.skgsr"
+    skgsr.save(est, path)
+    _rewrite(path, lambda d: d["fitted"]["penalty"].update(lmax=8.0))
+    _check_refused(path, "filter='laplacian' has no lmax")
+
+
+def test_classes_must_be_sorted_and_distinct(data, tmp_path):
+    est = _fit(GSRClassifier, data)
+    path = tmp_path / "model.skgsr"
+    skgsr.save(est, path)
+
+    def unsort(document):
+        document["fitted"]["attributes"]["classes_"]["$strings"].reverse()
+
+    _rewrite(path, unsort)
+    _check_refused(path, "classes_ must hold distinct labels in sorted order")
+
+
+def test_declared_architecture_costs_nothing_before_the_weights_are_checked(
+    heat_file, tmp_path, monkeypatch
+):
+    """hidden_layer_sizes=(12000, 12000) is checked on the meta device: the
+    network is never allocated (it would be 0.6 GB of float32)."""
+    devices = []
+    original = GSRAutoencoder._initialize_module
+
+    def recording(self, *args):
+        devices.append(torch.get_default_device().type)
+        return original(self, *args)
+
+    monkeypatch.setattr(GSRAutoencoder, "_initialize_module", recording)
+    edit, message = CRAFTED_JSON["declared-layers-too-wide"]
+    _check_refused(_crafted(tmp_path, heat_file, edit=edit), message)
+    assert devices == ["meta"]
+
+
+def test_members_are_bounded_before_they_are_read(heat_file, tmp_path, monkeypatch):
+    """A compressed member that expands far beyond its size is a zip bomb."""
+    monkeypatch.setattr(persistence, "_EXPANSION_SLACK", 10_000)
+    with zipfile.ZipFile(io.BytesIO(heat_file)) as archive:
+        text = archive.read("skgsr.json").decode()
+        tensors = archive.read("tensors.pt")
+    bomb = tmp_path / "bomb.skgsr"
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("skgsr.json", text[:-1] + " " * 1_000_000 + "}")
+        archive.writestr("tensors.pt", tensors)
+    read = zipfile.ZipFile.read
+    monkeypatch.setattr(
+        zipfile.ZipFile, "read", lambda *a: pytest.fail("a member was read")
+    )
+    _check_refused(bomb, "skgsr.json expands from .* to 1.* bytes, as a zip bomb")
+    monkeypatch.setattr(zipfile.ZipFile, "read", read)
+    # an honest re-zipped (deflated) file loads
+    rezipped = tmp_path / "rezipped.skgsr"
+    with zipfile.ZipFile(rezipped, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("skgsr.json", text)
+        archive.writestr("tensors.pt", tensors)
+    skgsr.load(rezipped)
+    monkeypatch.setattr(persistence, "_MAX_JSON_BYTES", 1000)
+    _check_refused(rezipped, "skgsr.json has .* bytes, more than 1000")
+
+
+def test_compressed_torch_records_are_refused(heat_file, tmp_path):
+    """torch.load inflates compressed records; no file from save has them."""
+    with zipfile.ZipFile(io.BytesIO(heat_file)) as archive:
+        text = archive.read("skgsr.json")
+        tensors = archive.read("tensors.pt")
+    deflated = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(tensors)) as inner,
+        zipfile.ZipFile(deflated, "w") as out,
+    ):
+        for info in inner.infolist():
+            out.writestr(
+                info.filename, inner.read(info), compress_type=zipfile.ZIP_DEFLATED
+            )
+    path = tmp_path / "model.skgsr"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("skgsr.json", text)
+        archive.writestr("tensors.pt", deflated.getvalue())
+    _check_refused(path, "tensors.pt has compressed records")
+
+
+@pytest.mark.parametrize(
+    "params, bound, message",
+    [
+        ({"filter_method": "exact"}, ("_MAX_EXACT_NODES", 8), "eigendecompose a 16"),
+        ({"filter_method": "chebyshev"}, ("_MAX_FILTER_ORDER", 10), "filter_order=30"),
+    ],
+)
+def test_declared_penalty_costs_are_bounded(
+    params, bound, message, data, tmp_path, monkeypatch
+):
+    est = _fit(GSRAutoencoder, data, filter="heat", **params)
+    path = tmp_path / "model.skgsr"
+    skgsr.save(est, path)
+    skgsr.load(path)
+    monkeypatch.setattr(persistence, *bound)
+    _check_refused(path, message)
+
+
+def test_networkx_graphs_in_a_file_are_bounded(data, tmp_path, monkeypatch):
+    est = _fit(GSRAutoencoder, data, graph=nx.from_numpy_array(_adjacency(16)))
+    path = tmp_path / "model.skgsr"
+    skgsr.save(est, path)
+    monkeypatch.setattr(persistence, "_MAX_NETWORKX_EDGES", 3)
+    _check_refused(path, "networkx graph of .* edges \\(more than 3\\)")
+
+
+def test_string_arrays_cannot_declare_a_huge_width(data, tmp_path):
+    est = _fit(GSRClassifier, data)
+    path = tmp_path / "model.skgsr"
+    skgsr.save(est, path)
+    _rewrite(
+        path, lambda d: d["fitted"]["attributes"]["classes_"].update(dtype="<U99999999")
+    )
+    _check_refused(path, "declares dtype <U99999999, far wider than its strings")
+
+
+# ------------------------------------------------------------ families of edits
+def _json_paths(value, path=()):
+    """Every position in a JSON document, as key paths."""
+    yield path
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _json_paths(item, (*path, key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _json_paths(item, (*path, i))
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**6), 10**6)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=4)
+    | st.sampled_from(
+        [{"$float": "nan"}, {"$tuple": [4, 4]}, {"$array": "0:x"}, {"$tuple": []}]
+    ),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.text(max_size=3), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+
+
+@pytest.fixture(scope="module")
+def classifier_file(data, tmp_path_factory):
+    """A learned-graph classifier with early stopping: the most attributes."""
+    est = _fit(
+        GSRClassifier,
+        data,
+        graph="learned",
+        graph_warmup=1,
+        early_stopping=True,
+        filter="heat",
+    )
+    path = tmp_path_factory.mktemp("classifier") / "model.skgsr"
+    skgsr.save(est, path)
+    return path.read_bytes()
+
+
+class _Quiet(tuple):
+    """The data fixture, printed briefly in hypothesis' reports."""
+
+    def __repr__(self):
+        return "data"
+
+
+def _assert_loads_and_works(path, data):
+    """Either ModelFileError, or an estimator that predicts and trains on."""
+    X, labels, _ = data
+    try:
+        est = skgsr.load(path)
+    except skgsr.ModelFileError:
+        return False
+    if not hasattr(est, "module_"):  # "fitted": null, an unfitted estimator
+        return True
+    assert np.isfinite(est.predict_proba(X[:5])).all()
+    assert est.transform(X[:5]).shape == (5, len(est.get_feature_names_out()))
+    try:
+        est.partial_fit(X[:20], labels[:20])
+    except (ValueError, TypeError):  # an edited hyperparameter, as for a live one
+        pass
+    return True
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(choice=st.data())
+def test_any_edit_of_the_json_loads_a_working_model_or_is_refused(
+    choice, classifier_file, data, tmp_path
+):
+    data = _Quiet(data)
+    document = json.loads(
+        zipfile.ZipFile(io.BytesIO(classifier_file)).read("skgsr.json")
+    )
+    paths = [p for p in _json_paths(document) if p]
+    where = choice.draw(st.sampled_from(paths))
+    delete = choice.draw(st.booleans())
+    value = None if delete else choice.draw(json_values)
+
+    def edit(doc):
+        parent = doc
+        for key in where[:-1]:
+            parent = parent[key]
+        if delete:
+            del parent[where[-1]]
+        else:
+            parent[where[-1]] = value
+
+    _assert_loads_and_works(_crafted(tmp_path, classifier_file, edit=edit), data)
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(choice=st.data())
+def test_any_replaced_weight_is_refused_or_harmless(
+    choice, classifier_file, data, tmp_path
+):
+    data = _Quiet(data)
+    payload = torch.load(
+        io.BytesIO(zipfile.ZipFile(io.BytesIO(classifier_file)).read("tensors.pt")),
+        weights_only=True,
+    )
+    key = choice.draw(st.sampled_from(sorted(payload["module_"])))
+    shape = tuple(payload["module_"][key].shape)
+    new_shape = choice.draw(
+        st.sampled_from([shape, shape[::-1], (*shape, 1), shape[:-1], ()])
+    )
+    dtype = choice.draw(
+        st.sampled_from([torch.float32, torch.float64, torch.int64, torch.complex64])
+    )
+    fill = choice.draw(st.sampled_from([0.5, np.nan, np.inf]))
+
+    def edit(p):
+        p["module_"][key] = torch.full(new_shape, fill).to(dtype)
+
+    path = _crafted(tmp_path, classifier_file, payload_edit=edit)
+    harmless = new_shape == shape and dtype.is_floating_point and fill == 0.5
+    assert _assert_loads_and_works(path, data) == harmless

@@ -173,6 +173,9 @@ def test_activation_maps_errors(classifier, digits):
         plot_activation_maps(classifier, X, y[:10])
     with pytest.raises(ValueError, match="max_maps must be a positive integer"):
         plot_activation_maps(classifier, X, max_maps=0)
+    for ncols in (0, -2, 2.5, True, "3"):
+        with pytest.raises(ValueError, match="ncols must be a positive integer"):
+            plot_activation_maps(classifier, X, y, ncols=ncols)
 
 
 # ------------------------------------------------------------------ graph
@@ -266,6 +269,20 @@ def test_feature_graph_categories_keep_their_colour_across_plots():
         plot_feature_graph(
             graph, node_values=list("aaaccc"), categories=["a", "a", "c"]
         )
+
+
+@pytest.mark.parametrize(
+    "node_values, given",
+    [(None, "None"), (np.linspace(0, 1, 6), "of dtype float64")],
+)
+def test_feature_graph_categories_need_categorical_values(node_values, given):
+    """categories with no labels to colour were silently ignored (a list of one
+    label per node passed as categories drew the degrees)."""
+    graph = make_graph("ring", 6)
+    with pytest.raises(ValueError, match=f"node_values is {given}. Pass the label"):
+        plot_feature_graph(graph, node_values=node_values, categories=list("aabbcc"))
+    with pytest.raises(ValueError, match=r"1-D list of categories.*\(1, 2\)"):
+        plot_feature_graph(graph, node_values=list("aabbaa"), categories=[["a", "b"]])
 
 
 def test_feature_graph_spring_layout():

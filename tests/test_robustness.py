@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.exceptions import NotFittedError
 
 from skgsr import DivergenceError, GSRAutoencoder, GSRClassifier, GSRRegressor
@@ -516,7 +518,7 @@ def test_interrupt_outside_the_batches_keeps_the_finished_epochs(where, monkeypa
         Est, hook = GSRClassifier, "_validation_score"
         params.update(early_stopping=True, n_iter_no_change=20)
     else:
-        Est, hook = GSRAutoencoder, "_rebuild_graph"
+        Est, hook = GSRAutoencoder, "_encode_sample"
         params.update(graph="learned", graph_warmup=0, graph_update_interval=1)
     original = getattr(Est, hook)
 
@@ -535,3 +537,135 @@ def test_interrupt_outside_the_batches_keeps_the_finished_epochs(where, monkeypa
     reference = Est(**{**params, "max_iter": 2})
     reference.fit(X) if Est is GSRAutoencoder else reference.fit(X, y)
     np.testing.assert_array_equal(est.transform(X), reference.transform(X))
+
+
+# ---------------------------------------------------------------- score weights
+def test_autoencoder_score_checks_sample_weight():
+    X, _ = _data()
+    ae = _fit(GSRAutoencoder, X, None)
+    errors = np.mean((ae.inverse_transform(ae.transform(X)) - X) ** 2, axis=1)
+    weights = np.arange(len(X), dtype=float)
+    assert ae.score(X, sample_weight=weights) == pytest.approx(
+        -np.average(errors, weights=weights), rel=1e-5
+    )
+    with pytest.raises(ValueError, match="sample_weight.shape == \\(5,\\)"):
+        ae.score(X, sample_weight=np.ones(5))
+    with pytest.raises(ValueError, match="at least one non-zero"):
+        ae.score(X, sample_weight=np.zeros(len(X)))
+    with pytest.raises(ValueError, match="Negative values.*sample_weight"):
+        ae.score(X, sample_weight=-np.ones(len(X)))
+
+
+# ---------------------------------------------------------------- callable filters
+BAD_RESPONSES = {
+    "too-short": (lambda lam: lam[:-1], "returned an array of shape \\(\\d+,\\)"),
+    "scalar": (lambda lam: 1.0, "returned an array of shape \\(\\)"),
+    "2-D": (lambda lam: np.stack([lam, lam]), "returned an array of shape \\(2, "),
+    "complex": (lambda lam: lam + 1j, "returned values of dtype complex128"),
+    "nan": (lambda lam: np.where(lam > 1, np.nan, lam), "is not finite at the"),
+    "inf": (lambda lam: np.full_like(lam, np.inf), "is not finite at the"),
+}
+
+
+@pytest.mark.parametrize("method", ["exact", "chebyshev"])
+@pytest.mark.parametrize("bad", sorted(BAD_RESPONSES))
+def test_callable_filter_response_is_checked_before_training(bad, method):
+    """A response of the wrong shape, complex or not finite is refused naming the
+    callable filter, not by torch or as a divergence blamed on the learning rate."""
+    response, problem = BAD_RESPONSES[bad]
+    Est = ESTIMATORS[sorted(BAD_RESPONSES).index(bad) % 3]
+    X, y = _data()
+    est = Est(**SMALL, filter=response, filter_method=method, random_state=0)
+    with pytest.raises(ValueError, match=f"callable filter '<lambda>' {problem}"):
+        est.fit(X) if Est is GSRAutoencoder else est.fit(X, y)
+    assert not hasattr(est, "module_")
+
+
+# ---------------------------------------------------------------- graph weights
+@settings(max_examples=15, deadline=None)
+@given(scale=st.floats(min_value=39.0, max_value=307.0))
+def test_weights_beyond_float32_name_the_graph(scale):
+    """Weights finite in float64 but beyond float32 overflow the penalty."""
+    X, y = _data()
+    A = _symmetric() * 10.0 ** (scale - 1)
+    with pytest.raises(ValueError, match="^graph has weighted degrees .* float32"):
+        _fit(GSRClassifier, X, y, graph=A)
+
+
+def test_networkx_weights_must_be_numbers():
+    nx = pytest.importorskip("networkx")
+    X, y = _data()
+    G = nx.path_graph(16)
+    G.edges[3, 4]["weight"] = "heavy"
+    with pytest.raises(TypeError, match="^graph .* edge \\(3, 4\\) .* weight 'heavy'"):
+        _fit(GSRClassifier, X, y, graph=G)
+
+
+@pytest.mark.parametrize("graph", ["line", "ring"])
+def test_one_row_graphs_refuse_a_two_row_shape(graph):
+    """graph_shape=(4, 4) was silently replaced by (1, 16)."""
+    X, y = _data()
+    with pytest.raises(ValueError, match=f"graph='{graph}' is one .* graph='{graph}s'"):
+        _fit(GSRClassifier, X, y, graph=graph, graph_shape=(4, 4))
+    est = _fit(GSRClassifier, X, y, graph=graph, graph_shape=(1, 16))
+    assert est.graph_shape_ == (1, 16)
+
+
+def test_filter_scale_of_strings_names_the_parameter():
+    X, y = _data()
+    with pytest.raises(ValueError, match="filter_scale.*got \\['a'\\]"):
+        _fit(GSRClassifier, X, y, filter="heat", filter_scale=["a"])
+
+
+def test_learned_graph_of_one_neuron_says_so():
+    X, _ = _data()
+    with pytest.raises(ValueError, match="n_components >= 2"):
+        GSRAutoencoder(n_components=1, graph="learned", max_iter=1).fit(X)
+
+
+# ---------------------------------------------------------------- warm starts
+@pytest.mark.parametrize(
+    "Est, refit, match",
+    [
+        (GSRClassifier, lambda X, y: (X, np.where(y == 1, 0, y)), "classes \\[0, 2\\]"),
+        (GSRClassifier, lambda X, y: (X, y + 5), "fitted on \\[0, 1, 2\\]"),
+        (GSRClassifier, lambda X, y: (X[:, :3], y), "X has 3 features .* on 5"),
+        (GSRRegressor, lambda X, y: (X, np.c_[y, y]), "2 target\\(s\\) .* on 1"),
+        (GSRAutoencoder, lambda X, y: (X[:, :3], None), "X has 3 features"),
+    ],
+)
+def test_warm_start_refuses_another_problem(Est, refit, match):
+    """A warm refit on other classes, targets or features is an error that says
+    what changed, and the fitted model survives it."""
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(60, 5))
+    y = np.arange(60) % 3
+    target = y.astype(float) if Est is GSRRegressor else y
+    est = Est(n_components=4, max_iter=2, warm_start=True, random_state=0)
+    est.fit(X, None if Est is GSRAutoencoder else target)
+    before = est.transform(X)
+    X2, y2 = refit(X, target)
+    with pytest.raises(ValueError, match=f"{match}.*warm_start=False"):
+        est.fit(X2, y2) if y2 is not None else est.fit(X2)
+    np.testing.assert_array_equal(est.transform(X), before)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"hidden_layer_sizes": (7,)},
+        {"activation": "tanh"},
+        {"embedding_activation": "relu"},
+        {"n_components": 6},
+    ],
+)
+def test_warm_start_refuses_a_changed_architecture(change):
+    X = np.random.RandomState(0).normal(size=(40, 5))
+    ae = GSRAutoencoder(n_components=4, max_iter=2, warm_start=True, random_state=0)
+    ae.fit(X)
+    ae.set_params(**change)
+    (name,) = change
+    with pytest.raises(ValueError, match=f"{name}=.* -> .*warm_start=False"):
+        ae.fit(X)
+    with pytest.raises(ValueError, match=f"{name}="):
+        ae.partial_fit(X)

@@ -1,9 +1,12 @@
 """The training loop's bookkeeping: what the speed-ups must not change."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
 from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
 
 from skgsr import GSRAutoencoder, GSRClassifier, GSRRegressor
 from skgsr._torch_utils import fused_optimizer_kwargs
@@ -200,3 +203,42 @@ def test_early_stopping_does_not_copy_the_training_rows(digits, monkeypatch):
     GSRClassifier(early_stopping=True, max_iter=2, random_state=0).fit(X, y)
     (data, rows), *_ = seen
     assert data is X and len(rows) == 270  # the float32 input itself, 90% of rows
+
+
+def test_warnings_point_at_the_callers_line(digits):
+    """A fit's warnings name the line that called fit, directly, through a
+    Pipeline or a grid search, never a line inside skgsr or scikit-learn."""
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = digits
+    clf = GSRClassifier(max_iter=1, random_state=0)
+    for fit in (
+        lambda: clf.fit(X, y),
+        lambda: make_pipeline(StandardScaler(), clf).fit(X, y),
+        lambda: GridSearchCV(clf, {"alpha": [0.0]}, cv=2).fit(X, y),
+    ):
+        with pytest.warns(ConvergenceWarning) as record:
+            fit()
+        assert {w.filename for w in record} == {__file__}
+
+
+def test_inactive_neurons_are_not_reported_when_alpha_is_zero(digits):
+    X, _ = digits
+    params = dict(
+        n_components=16,
+        graph="learned",
+        graph_warmup=0,
+        max_iter=2,
+        embedding_activation="relu",
+        random_state=0,
+    )
+    # a layer of ReLUs with a large negative bias: dead neurons
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        ae = GSRAutoencoder(alpha=0.0, **params).fit(X - 100.0)
+    assert ae.inactive_neurons_.size > 0
+    assert not [w for w in record if "did not vary" in str(w.message)]
+    with pytest.warns(UserWarning, match="did not vary"):
+        GSRAutoencoder(alpha=1e-3, **params).fit(X - 100.0)
