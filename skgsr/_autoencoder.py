@@ -14,7 +14,7 @@ from ._base import BaseGSR
 from ._docs import COMMON_PARAMETERS, FITTED_ATTRIBUTES
 from ._network import make_mlp
 from ._torch_utils import torch_threads
-from ._training import dense_rows, explain_input_errors
+from ._training import check_float32_range, dense_rows, explain_input_errors
 
 __all__ = ["GSRAutoencoder"]
 
@@ -156,7 +156,7 @@ class GSRAutoencoder(ClassNamePrefixFeaturesOutMixin, BaseGSR):
         """
         check_is_fitted(self, "module_")
         with explain_input_errors():
-            Z = check_array(X, dtype=(np.float32, np.float64))
+            Z = check_float32_range(check_array(X, dtype=(np.float32, np.float64)))
         if Z.shape[1] != self._n_features_out:
             raise ValueError(
                 f"inverse_transform expects {self._n_features_out} columns (the "

@@ -23,7 +23,9 @@ How ``fit`` flows (``doc/contributing.rst`` has the map of the package):
 
 import copy
 import math
+import threading
 import time
+from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
@@ -40,6 +42,7 @@ from sklearn.utils.validation import (
 )
 
 from ._network import ACTIVATIONS, GSRNetwork, make_mlp
+from ._progress import Progress
 from ._torch_utils import (
     available_device,
     evaluation_mode,
@@ -60,6 +63,7 @@ from ._training import (
     LossMeter,
     PenaltyMonitor,
     TrainState,
+    check_float32_range,
     dense_rows,
     explain_input_errors,
 )
@@ -101,6 +105,31 @@ _PENALTY_PARAMS = (
     "filter_order",
     "filter_center",
 )
+
+
+# The estimators being fitted now (by id): two fits of one estimator object at a
+# time, from two threads, would interleave their state.
+_FITTING = set()
+_FITTING_LOCK = threading.Lock()
+
+
+@contextmanager
+def _fitting_alone(estimator):
+    """Refuse a fit of an estimator that another thread is fitting."""
+    key = id(estimator)
+    with _FITTING_LOCK:
+        if key in _FITTING:
+            raise RuntimeError(
+                f"This {type(estimator).__name__} is being fitted in another thread. "
+                "One estimator object trains in one thread at a time: clone it "
+                "(sklearn.base.clone) for each thread."
+            )
+        _FITTING.add(key)
+    try:
+        yield
+    finally:
+        with _FITTING_LOCK:
+            _FITTING.discard(key)
 
 
 class BaseGSR(TransformerMixin, BaseEstimator):
@@ -302,19 +331,23 @@ class BaseGSR(TransformerMixin, BaseEstimator):
         Everything a failed call could have set (``n_features_in_``, ``classes_``
         ...) is restored, so that a refit that raises keeps the previous model.
         """
-        previous = dict(self.__dict__)
-        try:
-            return self._fit_unguarded(X, y, sample_weight, incremental, previous)
-        except BaseException:
-            self.__dict__.clear()
-            self.__dict__.update(previous)
-            raise
+        with _fitting_alone(self):
+            previous = dict(self.__dict__)
+            try:
+                return self._fit_unguarded(X, y, sample_weight, incremental, previous)
+            except BaseException:
+                self.__dict__.clear()
+                self.__dict__.update(previous)
+                raise
 
     def _fit_unguarded(self, X, y, sample_weight, incremental, previous):
         continuing = (incremental or self.warm_start) and hasattr(self, "module_")
         X, y = self._validate_fit_data(X, y, reset=not (incremental and continuing))
+        check_float32_range(X)
         if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float32)
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=np.float32, ensure_non_negative=True
+            )
         y = self._encode_targets(y, incremental=incremental)
         with torch_threads():
             if continuing:
@@ -483,6 +516,69 @@ class BaseGSR(TransformerMixin, BaseEstimator):
 
     def _train(self, state, X, y, sample_weight, incremental):
         """The epochs of one call of fit or partial_fit (one epoch for the latter)."""
+        data, targets, weights, validation = self._training_data(
+            X, y, sample_weight, state
+        )
+        batch_size = self._batch_size(data.n_samples)
+        stopping = EarlyStopping(
+            self.tol, self.n_iter_no_change, validation is not None
+        )
+        updates_at_start = self._graph_updates_of(state)
+        last_good = snapshot(state.module)
+        progress = Progress(
+            self.verbose,
+            1 if incremental else self.max_iter,
+            type(self).__name__,
+            incremental=incremental,
+            first_call=state.n_iter == 0,
+        )
+        stopped = None
+        for _ in range(1 if incremental else self.max_iter):
+            # Ctrl-C anywhere in the epoch (a graph rebuild, the batches, the
+            # validation score) keeps the model of the last finished epoch
+            try:
+                record = self._epoch(
+                    state, data, targets, weights, batch_size, validation
+                )
+            except KeyboardInterrupt:
+                self._keep_finished_epochs(state, last_good)
+                break
+            last_good = snapshot(state.module)
+            if record.pop("penalty_switched_on"):
+                # the objective gains a term: the warm-up's losses, scores and
+                # weights (no penalty at all) are not comparable, nor restorable
+                stopping.reset()
+            self._record_epoch(state, record)
+            progress.epoch(record)
+            if incremental or not state.penalty_applied:
+                # no stopping before a learned graph's penalty is on: a network
+                # stopped in its warm-up would never have been regularized
+                continue
+            adjacency = state.regularizer.adjacency_
+            if stopping.update(
+                record["loss"], record["validation_score"], last_good, adjacency
+            ):
+                stopped = (
+                    f"no improvement by tol={self.tol} for "
+                    f"{self.n_iter_no_change} epochs"
+                )
+                break
+        else:
+            if not incremental:
+                warn(
+                    f"Stopped at max_iter={self.max_iter} epochs without converging "
+                    f"(tol={self.tol}); consider increasing max_iter.",
+                    ConvergenceWarning,
+                )
+        progress.close(stopped)
+        self._restore_best(state, stopping)
+        # the fit's last optimizer step is followed by no training loss that
+        # would show a divergence: one batch's loss with the final weights does
+        self._check_final_loss(state, data, targets, batch_size)
+        self._finish_learned_graph(state, data, incremental, updates_at_start)
+
+    def _training_data(self, X, y, sample_weight, state):
+        """Minibatch sources on the device, and the held-out validation data."""
         (X_train, y_train, w_train, rows), validation = self._split_validation(
             X, y, sample_weight, state
         )
@@ -493,62 +589,18 @@ class BaseGSR(TransformerMixin, BaseEstimator):
             if w_train is None
             else torch.as_tensor(w_train, dtype=torch.float32).to(state.device)
         )
-        batch_size = self._batch_size(data.n_samples)
-        stopping = EarlyStopping(
-            self.tol, self.n_iter_no_change, validation is not None
+        return data, targets, weights, validation
+
+    def _keep_finished_epochs(self, state, last_good):
+        """After Ctrl-C: the model of the last finished epoch, or none at all."""
+        if state.n_iter == 0:
+            raise  # the KeyboardInterrupt being handled: nothing to keep
+        warn(
+            f"fit was interrupted during epoch {state.n_iter + 1}; keeping the "
+            f"model trained for {state.n_iter} epoch(s).",
+            UserWarning,
         )
-        updates_at_start = self._graph_updates_of(state)
-        last_good = snapshot(state.module)
-        self._print_header()
-        for _ in range(1 if incremental else self.max_iter):
-            # Ctrl-C anywhere in the epoch (a graph rebuild, the batches, the
-            # validation score) keeps the model of the last finished epoch
-            try:
-                record = self._epoch(
-                    state, data, targets, weights, batch_size, validation
-                )
-            except KeyboardInterrupt:
-                if state.n_iter == 0:
-                    raise
-                warn(
-                    f"fit was interrupted during epoch {state.n_iter + 1}; keeping "
-                    f"the model trained for {state.n_iter} epoch(s).",
-                    UserWarning,
-                )
-                state.module.load_state_dict(last_good)
-                break
-            last_good = snapshot(state.module)
-            if record.pop("penalty_switched_on"):
-                # the objective gains a term: the warm-up's losses, scores and
-                # weights (no penalty at all) are not comparable, nor restorable
-                stopping.reset()
-            self._record_epoch(state, record)
-            if incremental or not state.penalty_applied:
-                # no stopping before a learned graph's penalty is on: a network
-                # stopped in its warm-up would never have been regularized
-                continue
-            adjacency = state.regularizer.adjacency_
-            if stopping.update(
-                record["loss"], record["validation_score"], last_good, adjacency
-            ):
-                if self.verbose:
-                    print(
-                        f"Stopping: no improvement by tol={self.tol} for "
-                        f"{self.n_iter_no_change} epochs."
-                    )
-                break
-        else:
-            if not incremental:
-                warn(
-                    f"Stopped at max_iter={self.max_iter} epochs without converging "
-                    f"(tol={self.tol}); consider increasing max_iter.",
-                    ConvergenceWarning,
-                )
-        self._restore_best(state, stopping)
-        # the fit's last optimizer step is followed by no training loss that
-        # would show a divergence: one batch's loss with the final weights does
-        self._check_final_loss(state, data, targets, batch_size)
-        self._finish_learned_graph(state, data, incremental, updates_at_start)
+        state.module.load_state_dict(last_good)
 
     def _epoch(self, state, data, targets, weights, batch_size, validation):
         """One epoch: a learned graph's rebuild when due, the batches, the score."""
@@ -598,6 +650,8 @@ class BaseGSR(TransformerMixin, BaseEstimator):
             xb = data.take(index)
             tb = None if targets is None else targets[index.to(targets.device)]
             wb = None if weights is None else weights[index.to(weights.device)]
+            if wb is not None and not wb.sum() > 0:
+                continue  # a batch of zero-weight samples teaches nothing
             losses = self._train_step(state, xb, tb, wb, monitor)
             loss = meter.add(*losses, len(index))
             if loss is not None and not math.isfinite(loss):
@@ -648,25 +702,13 @@ class BaseGSR(TransformerMixin, BaseEstimator):
         return torch.cat(activations).numpy()
 
     def _record_epoch(self, state, record):
-        """Append an epoch to the curves and the history; print it when verbose."""
+        """Append an epoch to the curves and the history."""
         if record["validation_score"] is not None:
             state.validation_scores.append(record["validation_score"])
         state.n_iter += 1
         state.loss_curve.append(record["loss"])
         state.penalty_curve.append(record["penalty"])
         state.history.append(record)
-        if self.verbose:
-            score = record["validation_score"]
-            valid = "" if score is None else f"{score:.4f}"
-            print(
-                f"{state.n_iter:>6} {record['loss']:>12.6g} "
-                f"{record['penalty']:>12.6g} {valid:>10} {record['duration']:>6.2f}s",
-                flush=True,
-            )
-
-    def _print_header(self):
-        if self.verbose:
-            print(f"{'epoch':>6} {'loss':>12} {'penalty':>12} {'valid':>10} {'dur':>7}")
 
     def _restore_best(self, state, stopping):
         """Put back the best validation epoch's weights, with their graph."""
@@ -785,13 +827,14 @@ class BaseGSR(TransformerMixin, BaseEstimator):
     def _check_fitted_input(self, X):
         check_is_fitted(self, "module_")
         with explain_input_errors():
-            return validate_data(
+            X = validate_data(
                 self,
                 X,
                 accept_sparse=("csr", "csc", "coo"),
                 dtype=(np.float32, np.float64),
                 reset=False,
             )
+        return check_float32_range(X)
 
     def _module_device(self):
         return module_device(self.module_)

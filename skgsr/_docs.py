@@ -97,7 +97,11 @@ default="laplacian"
         Seeds the weights, the shuffling and the validation split; the same value
         gives identical results on the same machine.
     verbose : int, default=0
-        1 prints one line per epoch (loss, penalty, validation score, time).
+        1 shows a progress bar with the loss, the penalty and the time left
+        (tqdm's when installed, in notebooks too; a few plain lines otherwise),
+        then a summary line; 2 prints a table of every epoch (loss, task loss,
+        penalty, validation score, time, learned-graph rebuilds) and the
+        summary.
     device : str, default="auto"
         ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"`` (CUDA when available).
 """

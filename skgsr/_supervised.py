@@ -17,7 +17,7 @@ from torch.nn import functional as F
 from ._base import BaseGSR
 from ._docs import COMMON_PARAMETERS, FITTED_ATTRIBUTES
 from ._network import ConvHead
-from ._training import explain_input_errors
+from ._training import check_float32_range, explain_input_errors
 
 __all__ = ["GSRClassifier", "GSRRegressor"]
 
@@ -383,6 +383,7 @@ class GSRRegressor(ClassNamePrefixFeaturesOutMixin, RegressorMixin, _SupervisedG
         return X, y
 
     def _encode_targets(self, y, incremental):
+        check_float32_range(np.asarray(y), name="y")
         return np.asarray(y, dtype=np.float32).reshape(len(y), -1)
 
     def _n_outputs(self, X, y):

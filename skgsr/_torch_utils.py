@@ -32,6 +32,21 @@ __all__ = [
 # --------------------------------------------------------------------------- #
 # Devices
 # --------------------------------------------------------------------------- #
+def _exists(device):
+    """Whether ``device`` (a torch.device) is usable on this machine."""
+    if device.type == "cpu":
+        return True
+    if device.type == "cuda":
+        index = device.index or 0
+        return torch.cuda.is_available() and index < torch.cuda.device_count()
+    if device.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        return mps is not None and mps.is_available()
+    backend = getattr(torch, device.type, None)  # torch.xpu and the like
+    is_available = getattr(backend, "is_available", None)
+    return bool(is_available()) if callable(is_available) else False
+
+
 def resolve_device(device):
     """``"auto"`` -> CUDA when available, else CPU; validate explicit devices."""
     if device == "auto":
@@ -42,9 +57,15 @@ def resolve_device(device):
         raise ValueError(
             f"Invalid device {device!r}; use 'cpu', 'cuda', 'cuda:N' or 'auto'."
         ) from exc
-    if resolved.type == "cuda" and not torch.cuda.is_available():
+    if resolved.type == "meta":
         raise ValueError(
-            f"device={device!r} was requested but CUDA is not available on this "
+            "device='meta' holds shapes, not data: a network cannot be trained or "
+            "run there. Use device='cpu', 'cuda' or 'auto'."
+        )
+    if not _exists(resolved):
+        what = {"cuda": "CUDA", "mps": "Apple's MPS"}.get(resolved.type, "it")
+        raise ValueError(
+            f"device={device!r} was requested but {what} is not available on this "
             "machine; use device='cpu' or device='auto'."
         )
     return resolved
@@ -58,15 +79,7 @@ def available_device(device):
     with a single GPU).
     """
     device = torch.device(device)
-    if device.type == "cuda":
-        index = device.index or 0
-        if torch.cuda.is_available() and index < torch.cuda.device_count():
-            return device
-        return torch.device("cpu")
-    if device.type == "mps":
-        mps = getattr(torch.backends, "mps", None)
-        return device if mps is not None and mps.is_available() else torch.device("cpu")
-    return device
+    return device if _exists(device) else torch.device("cpu")
 
 
 def module_device(module):

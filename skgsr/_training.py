@@ -27,6 +27,7 @@ __all__ = [
     "LossMeter",
     "PenaltyMonitor",
     "TrainState",
+    "check_float32_range",
     "dense_rows",
     "explain_input_errors",
 ]
@@ -88,6 +89,28 @@ def explain_input_errors():
             if any(p in message for p in patterns):
                 raise type(exc)(f"{message} {hint}") from exc
         raise
+
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def check_float32_range(X, name="X"):
+    """Refuse values that are finite in float64 but infinite in float32.
+
+    The networks compute in float32: a value beyond about 3.4e38 would become
+    inf after the cast and NaN through the network, silently.
+    """
+    values = X.data if hasattr(X, "tocsr") else X
+    if values.dtype != np.float32 and values.size:
+        largest = float(np.max(np.abs(values)))
+        if largest > _FLOAT32_MAX:
+            raise ValueError(
+                f"{name} has values beyond float32's range (max |{name}| = "
+                f"{largest:.3g} > {_FLOAT32_MAX:.3g}); skgsr computes in float32, "
+                "where they would be infinite. Scale the data first (e.g. "
+                "StandardScaler in a Pipeline)."
+            )
+    return X
 
 
 def _to_float32_tensor(X):

@@ -669,3 +669,83 @@ def test_warm_start_refuses_a_changed_architecture(change):
         ae.fit(X)
     with pytest.raises(ValueError, match=f"{name}="):
         ae.partial_fit(X)
+
+
+# ------------------------------------------------------------ float32 and weights
+def test_values_beyond_float32_are_refused_everywhere():
+    X, y = _data()
+    huge = X.copy()
+    huge[0, 0] = 1e39  # finite in float64, inf in float32
+    for Est in (GSRClassifier, GSRRegressor, GSRAutoencoder):
+        target = y.astype(float) if Est is GSRRegressor else y
+        with pytest.raises(ValueError, match="beyond float32's range.*Scale"):
+            Est(**SMALL).fit(huge, None if Est is GSRAutoencoder else target)
+    clf = _fit(GSRClassifier, X, y)
+    for method in (clf.predict, clf.predict_proba, clf.transform):
+        with pytest.raises(ValueError, match="beyond float32's range"):
+            method(huge)
+    with pytest.raises(ValueError, match="y has values beyond float32's range"):
+        GSRRegressor(**SMALL).fit(X, np.r_[1e39, y[1:].astype(float)])
+    ae = _fit(GSRAutoencoder, X, None)
+    with pytest.raises(ValueError, match="beyond float32's range"):
+        ae.inverse_transform(np.full((2, ae.n_components), 1e39))
+
+
+def test_negative_or_all_zero_sample_weights_are_refused():
+    X, y = _data()
+    with pytest.raises(ValueError, match="[Nn]egative"):
+        GSRClassifier(**SMALL).fit(X, y, sample_weight=-np.ones(len(y)))
+    with pytest.raises(ValueError, match="at least one non-zero"):
+        GSRClassifier(**SMALL).fit(X, y, sample_weight=np.zeros(len(y)))
+
+
+def test_zero_weight_minibatches_are_skipped_not_a_divergence():
+    """Weights that are zero over a whole minibatch train nothing (they used to
+    give 0/0 = NaN and a DivergenceError blaming the learning rate)."""
+    X, y = _data(n=100)
+    weights = np.r_[np.zeros(50), np.ones(50)]
+    # no shuffle between the halves would matter: batches of 10 often hold only
+    # zero weights
+    clf = GSRClassifier(**{**SMALL, "batch_size": 10, "max_iter": 3})
+    clf.fit(X, y, sample_weight=weights)
+    assert np.isfinite(clf.loss_curve_).all()
+
+
+@pytest.mark.parametrize("device", ["meta", "mps"])
+def test_devices_that_are_not_there_are_refused_clearly(device):
+    if device == "mps" and torch.backends.mps.is_available():
+        pytest.skip("this machine has MPS")
+    X, y = _data()
+    with pytest.raises(ValueError, match=f"device='{device}'"):
+        GSRClassifier(**SMALL, device=device).fit(X, y)
+
+
+def test_a_second_concurrent_fit_of_one_estimator_fails_loudly(monkeypatch):
+    """Two threads fitting one estimator object would interleave its state: the
+    second one is refused while the first keeps training."""
+    import threading
+
+    X, y = _data()
+    clf = GSRClassifier(**{**SMALL, "max_iter": 3})
+    inside, release = threading.Event(), threading.Event()
+    original = GSRClassifier._train
+
+    def slow_train(self, *args):
+        inside.set()
+        release.wait(30)
+        return original(self, *args)
+
+    monkeypatch.setattr(GSRClassifier, "_train", slow_train)
+    worker = threading.Thread(target=clf.fit, args=(X, y))
+    worker.start()
+    try:
+        assert inside.wait(30)
+        with pytest.raises(RuntimeError, match="being fitted in another thread"):
+            clf.fit(X, y)
+        with pytest.raises(RuntimeError, match="being fitted in another thread"):
+            clf.partial_fit(X, y, classes=np.unique(y))
+    finally:
+        release.set()
+        worker.join(60)
+    assert clf.n_features_in_ == X.shape[1] and clf.predict(X).shape == y.shape
+    clf.fit(X, y)  # free again
