@@ -2,7 +2,7 @@
 
 import numpy as np
 import torch
-from sklearn.base import ClassNamePrefixFeaturesOutMixin, _fit_context
+from sklearn.base import _fit_context
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from ._base import (
@@ -13,6 +13,7 @@ from ._base import (
     explain_input_errors,
     torch_threads,
 )
+from ._feature_names import GraphFeatureNamesMixin
 from ._network import make_mlp
 
 __all__ = ["GSRAutoencoder"]
@@ -28,7 +29,7 @@ def _squared_errors(module, X, device):
     return torch.cat(errors).numpy() if errors else np.empty(0)
 
 
-class GSRAutoencoder(ClassNamePrefixFeaturesOutMixin, BaseGSR):
+class GSRAutoencoder(GraphFeatureNamesMixin, BaseGSR):
     __doc__ = (
         """Autoencoder with a graph-structured embedding layer.
 

@@ -3,7 +3,6 @@
 import numpy as np
 from sklearn.base import (
     ClassifierMixin,
-    ClassNamePrefixFeaturesOutMixin,
     RegressorMixin,
     _fit_context,
 )
@@ -20,7 +19,8 @@ from ._base import (
     BaseGSR,
     explain_input_errors,
 )
-from ._network import ConvHead
+from ._feature_names import GraphFeatureNamesMixin
+from ._network import ConvHead, glorot_uniform_
 
 __all__ = ["GSRClassifier", "GSRRegressor"]
 
@@ -118,7 +118,9 @@ class _SupervisedGSR(BaseGSR):
 
     def _build_head(self, n_features, n_outputs, graph_shape):
         if self.head == "dense":
-            return nn.Linear(self.n_components, n_outputs)
+            return glorot_uniform_(
+                nn.Linear(self.n_components, n_outputs), self.activation
+            )
         if not (isinstance(self.graph, str) and self.graph in _GRID_GRAPHS):
             graph = self.graph if isinstance(self.graph, str) else "a given adjacency"
             raise ValueError(
@@ -143,7 +145,7 @@ class _SupervisedGSR(BaseGSR):
             )
 
 
-class GSRClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, _SupervisedGSR):
+class GSRClassifier(GraphFeatureNamesMixin, ClassifierMixin, _SupervisedGSR):
     __doc__ = (
         """Classifier whose hidden layer is a graph-structured activation map.
 
@@ -325,7 +327,7 @@ class GSRClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, _Supervise
         return self.classes_[self._outputs(X).argmax(dim=1).numpy()]
 
 
-class GSRRegressor(ClassNamePrefixFeaturesOutMixin, RegressorMixin, _SupervisedGSR):
+class GSRRegressor(GraphFeatureNamesMixin, RegressorMixin, _SupervisedGSR):
     __doc__ = (
         """Regressor whose hidden layer is a graph-structured activation map.
 

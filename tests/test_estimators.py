@@ -67,7 +67,91 @@ def test_fitted_attributes(Est, digits):
     Z = est.transform(X[:10])
     assert Z.shape == (10, 64) and Z.dtype == np.float32
     names = est.get_feature_names_out()
-    assert len(names) == 64 and names[0] == f"{Est.__name__.lower()}0"
+    assert len(names) == 64 and names[0] == "gsr_r0_c0" and names[-1] == "gsr_r7_c7"
+
+
+# ------------------------------------------------------------ feature names
+@pytest.mark.parametrize("Est", ESTIMATORS)
+def test_feature_names_out_name_the_grid_cell_of_each_column(Est, digits):
+    """Column j of transform is the neuron at row j // w, column j % w of the
+    activation maps ``transform(X).reshape(-1, *graph_shape_)``."""
+    X, y = digits
+    est = _fit(Est, X[:100], y[:100], max_iter=1, n_components=12, graph_shape=(3, 4))
+    names = list(est.get_feature_names_out())
+    assert names == [f"gsr_r{r}_c{c}" for r in range(3) for c in range(4)]
+    Z = est.transform(X[:5])
+    maps = Z.reshape(-1, *est.graph_shape_)
+    np.testing.assert_array_equal(maps[:, 2, 1], Z[:, names.index("gsr_r2_c1")])
+
+
+@pytest.mark.parametrize(
+    "params, expected",
+    [
+        ({"graph": "torus", "graph_shape": (4, 3)}, ["gsr_r0_c0", "gsr_r3_c2"]),
+        ({"graph": "rings", "graph_shape": (3, 4)}, ["gsr_r0_c0", "gsr_r2_c3"]),
+        ({"graph": "lines", "graph_shape": (2, 6)}, ["gsr_r0_c0", "gsr_r1_c5"]),
+        ({"graph": "ladder", "graph_shape": (2, 6)}, ["gsr_r0_c0", "gsr_r1_c5"]),
+        # one row: a path or a cycle has positions but no rows
+        ({"graph": "grid", "graph_shape": (1, 12)}, ["gsr_0", "gsr_11"]),
+        ({"graph": "ring"}, ["gsr_0", "gsr_11"]),
+        # trees and stars: the column is a heap index or a leaf number
+        ({"graph": "star", "graph_shape": (2, 6)}, ["gsr_0", "gsr_11"]),
+        # a given adjacency that is a grid (weights aside) has the grid's layout
+        (
+            {"graph": 2.5 * make_graph("grid", (3, 4)), "graph_shape": (3, 4)},
+            ["gsr_r0_c0", "gsr_r2_c3"],
+        ),
+        # the same adjacency laid out otherwise is no grid of that layout
+        (
+            {"graph": make_graph("grid", (3, 4)), "graph_shape": (4, 3)},
+            ["gsr_0", "gsr_11"],
+        ),
+        (
+            {"graph": "learned", "n_neighbors": 3, "graph_warmup": 0},
+            ["gsr_0", "gsr_11"],
+        ),
+    ],
+)
+def test_feature_names_out_follow_the_fitted_layout(params, expected, digits):
+    X, y = digits
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # learned: inactive neurons
+        est = _fit(
+            GSRClassifier, X[:100], y[:100], max_iter=1, n_components=12, **params
+        )
+    names = est.get_feature_names_out()
+    assert len(names) == 12 and names.dtype == object
+    assert [names[0], names[-1]] == expected
+
+
+def test_feature_names_out_use_the_fitted_graph_not_the_parameters(digits):
+    X, y = digits
+    est = _fit(GSRAutoencoder, X[:100], None, max_iter=1, n_components=12)
+    before = est.get_feature_names_out()
+    est.set_params(graph="ring", n_components=16)
+    np.testing.assert_array_equal(est.get_feature_names_out(), before)
+    assert before[-1] == "gsr_r2_c3"
+
+
+def test_feature_names_out_errors(digits):
+    pd = pytest.importorskip("pandas")
+    from sklearn.exceptions import NotFittedError
+
+    X, y = digits
+    with pytest.raises(NotFittedError):
+        GSRClassifier().get_feature_names_out()
+    frame = pd.DataFrame(X[:100], columns=[f"px{i}" for i in range(64)])
+    est = _fit(GSRClassifier, frame, y[:100], max_iter=1, n_components=4)
+    assert list(est.get_feature_names_out(frame.columns)) == [
+        "gsr_r0_c0",
+        "gsr_r0_c1",
+        "gsr_r1_c0",
+        "gsr_r1_c1",
+    ]
+    with pytest.raises(ValueError, match="input_features is not equal"):
+        est.get_feature_names_out([f"other{i}" for i in range(64)])
+    out = est.set_output(transform="pandas").transform(frame)
+    assert list(out.columns) == list(est.get_feature_names_out())
 
 
 def test_feature_names_in(digits):
