@@ -1,6 +1,6 @@
 """Defaults that hold on data nobody tuned for (issue 14).
 
-Four studies, each a ``--part``:
+Five studies, each a ``--part``:
 
 - ``init``: the initialization and the optimizer at ``alpha=0``, side by side
   with scikit-learn's MLP of the same widths. ``GSRClassifier(alpha=0,
@@ -23,7 +23,11 @@ Four studies, each a ``--part``:
 - ``autoencoder``: the digits autoencoder (8x8 grid, 40 epochs, the default
   network), trained on two thirds and measured on the held-out third: the
   scale-free grid energy and the reconstruction MSE as ratios to ``alpha=0``
-  with the same seed, along each form's alpha curve.
+  with the same seed, along each form's alpha curve (``laplacian@torch``: the
+  raw form with PyTorch's default initialization, the library before issue 14).
+- ``units``: the same alpha grid where the task loss has a unit: autoencoders
+  on digits in [0, 16] (not [0, 1]) and on standardized breast cancer (16
+  neurons), and the regressor on diabetes (X and y standardized).
 
 The penalty forms (``FORMS``); ``x~_b`` is sample b's activations minus their
 mean over the neurons, ``E_b = x~_b^T L x~_b`` (``= x_b^T L x_b`` for the
@@ -39,14 +43,20 @@ combinatorial Laplacian) and ``N_b = ||x~_b||^2``:
 - ``running``: ``mean_b E_b / sg(R)``, ``R`` a running mean (momentum 0.9 per
   step, starting at the first batch's value) of ``mean_b N_b``.
 
-The last three are prototypes (subclasses in this script); means over the batch
-are weighted by ``sample_weight`` when given. Run from the repository root
+- ``rayleigh_unit``: ``rayleigh`` times the loss of a constant prediction, the
+  mean variance of the reconstructed features (autoencoder) or of the targets
+  (regressor); 1 for a classifier (``task_unit``).
+
+``pooled``, ``batch``, ``running`` and ``rayleigh_unit`` are prototypes
+(subclasses in this script); means over the batch are weighted by
+``sample_weight`` when given. Run from the repository root
 (with ``PYTHONPATH=.``)::
 
     python benchmarks/bench_defaults.py --part init --seeds $(seq 100 104)
     python benchmarks/bench_defaults.py --part unscaled --seeds $(seq 100 104)
     python benchmarks/bench_defaults.py --part grid         # seeds 100-102
     python benchmarks/bench_defaults.py --part autoencoder  # seeds 100-102
+    python benchmarks/bench_defaults.py --part units        # seeds 100-102
     python benchmarks/bench_defaults.py --quick  # seconds
 
 each with ``--out benchmarks/results/bench_defaults_PART.json``. Seeds 0-4 were
@@ -72,14 +82,17 @@ FULL = {
     "init_epochs": (15, 50, 200),
     "regression_epochs": (50, 200),
     "ae_epochs": 40,
-    "unscaled_alphas": (1e-3, 1e-2, 1e-1),
+    "unscaled_alphas": (1e-3, 1e-2, 1e-1, 1.0),
     "unscaled_forms": FORMS,
     "grid_alphas": (1e-3, 1e-2, 1e-1, 1.0),
     "grid_epochs": 50,
     "grid_tasks": ("digits", "digits_1024", "breast", "breast_raw", "wine"),
     "grid_forms": FORMS,
-    "ae_alphas": (1e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 1.0),
-    "ae_forms": FORMS,
+    "ae_alphas": (1e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 0.3, 1.0),
+    "ae_forms": (*FORMS, "rayleigh_unit", "laplacian@torch"),
+    "unit_tasks": ("ae_digits_x16", "ae_breast", "reg_diabetes"),
+    "unit_forms": ("laplacian", "rayleigh", "rayleigh_unit"),
+    "unit_alphas": (1e-4, 1e-3, 1e-2, 1e-1, 1.0),
 }
 QUICK = {
     "init_epochs": (2,),
@@ -93,6 +106,9 @@ QUICK = {
     "grid_forms": ("laplacian", "running"),
     "ae_alphas": (1e-2,),
     "ae_forms": ("laplacian", "running"),
+    "unit_tasks": ("ae_digits", "reg_diabetes"),
+    "unit_forms": ("rayleigh_unit",),
+    "unit_alphas": (1e-2,),
 }
 
 
@@ -148,15 +164,60 @@ def normalized_penalty_class():
     return NormalizedPenalty
 
 
+def unit_penalty_class():
+    """``GraphPenalty`` times a constant ``unit`` (see ``task_unit``)."""
+    from skgsr.penalty import GraphPenalty
+
+    class UnitPenalty(GraphPenalty):
+        def __init__(self, adjacency, unit, **kwargs):
+            super().__init__(adjacency, **kwargs)
+            self.unit = unit
+
+        def forward(self, x, sample_weight=None):
+            return self.unit * super().forward(x, sample_weight)
+
+    return UnitPenalty
+
+
+def task_unit(estimator, X, y):
+    """The task loss of a constant prediction: the mean variance of the
+    reconstructed features (autoencoder) or of the targets (regressor); 1 for
+    a classifier, whose cross-entropy has no unit."""
+    from sklearn.base import is_classifier
+
+    if is_classifier(estimator):
+        return 1.0
+    target = X if y is None else np.asarray(y, dtype=np.float64).reshape(len(y), -1)
+    return float(np.var(target, axis=0).mean())
+
+
 def with_form(Estimator, form, init=None):
-    """``Estimator`` with the penalty ``form`` and, for ``init="torch"``,
-    PyTorch's default initialization instead of the library's."""
+    """``Estimator`` with the penalty ``form`` (``FORMS``, or ``"rayleigh_unit"``:
+    the centred Rayleigh quotient times :func:`task_unit`) and, for
+    ``init="torch"``, PyTorch's default initialization instead of the
+    library's."""
     Penalty = normalized_penalty_class()
+    UnitPenalty = unit_penalty_class()
 
     class Variant(Estimator):
+        def _validate_fit_data(self, X, y, reset):
+            X, y = super()._validate_fit_data(X, y, reset)
+            if form.endswith("_unit") and (reset or not hasattr(self, "unit_")):
+                self.unit_ = task_unit(self, X, y)
+            return X, y
+
         def _make_penalty(self, adjacency, lmax=None):
             if form in ("laplacian", "rayleigh"):
                 return super()._make_penalty(adjacency, lmax)
+            if form == "rayleigh_unit":
+                return UnitPenalty(
+                    adjacency,
+                    self.unit_,
+                    filter="rayleigh",
+                    center=True,
+                    laplacian=self._resolved_laplacian(),
+                    lmax=lmax,
+                )
             return Penalty(
                 adjacency, form, laplacian=self._resolved_laplacian(), lmax=lmax
             )
@@ -517,9 +578,12 @@ def part_autoencoder(config, seeds):
     X_train, X_test = train_test_split(X, test_size=1 / 3, random_state=0)
 
     def run(form, alpha, seed):
+        # "FORM@torch": the form with PyTorch's default initialization
+        form, _, init = form.partition("@")
         ae = make_gsr(
             GSRAutoencoder,
             form,
+            init=init or None,
             alpha=alpha,
             random_state=seed,
             **fixed_epochs(config["ae_epochs"]),
@@ -531,13 +595,21 @@ def part_autoencoder(config, seeds):
         )
         return -ae.score(X_test), energy, smooth, norm
 
-    base = {s: run("laplacian", 0.0, s) for s in seeds}
-    rows = [_ae_row("none", 0.0, base, base)]
-    print(_ae_line(rows[-1]), flush=True)
+    bases, rows = {}, []
     for form in config["ae_forms"]:
+        init = form.partition("@")[2]
+        if init not in bases:
+            # the ratios are to alpha=0 with the same seed and initialization
+            bases[init] = {s: run(f"laplacian@{init}", 0.0, s) for s in seeds}
+            rows.append(
+                _ae_row(
+                    f"none@{init}" if init else "none", 0.0, bases[init], bases[init]
+                )
+            )
+            print(_ae_line(rows[-1]), flush=True)
         for alpha in config["ae_alphas"]:
             res = {s: run(form, alpha, s) for s in seeds}
-            rows.append(_ae_row(form, alpha, res, base))
+            rows.append(_ae_row(form, alpha, res, bases[init]))
             print(_ae_line(rows[-1]), flush=True)
     return rows
 
@@ -566,11 +638,114 @@ def _ae_line(r):
     )
 
 
+# --------------------------------------------------------------------------- #
+# Part 5: the task's unit (reconstruction and regression)
+# --------------------------------------------------------------------------- #
+def part_units(config, seeds):
+    """The same alpha on data at two scales: autoencoders on digits in [0, 1]
+    and in [0, 16] and on standardized breast cancer (16 neurons, 4x4 grid);
+    the regressor on diabetes (X standardized) with y standardized and raw.
+    Autoencoders: held-out third; regressor: 3-fold shuffled CV."""
+    from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits
+    from sklearn.model_selection import KFold, train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    from skgsr import GSRAutoencoder, GSRRegressor
+
+    digits = load_digits().data
+    breast = StandardScaler().fit_transform(load_breast_cancer().data)
+    X_dia, y_dia = load_diabetes(return_X_y=True)
+    X_dia = StandardScaler().fit_transform(X_dia)
+    tasks = {
+        "ae_digits": (GSRAutoencoder, digits / 16.0, None, 64),
+        "ae_digits_x16": (GSRAutoencoder, digits, None, 64),
+        "ae_breast": (GSRAutoencoder, breast, None, 16),
+        "reg_diabetes": (GSRRegressor, X_dia, (y_dia - y_dia.mean()) / y_dia.std(), 64),
+        "reg_diabetes_raw_y": (GSRRegressor, X_dia, y_dia, 64),
+    }
+    rows = []
+    for task, (Est, X, y, width) in tasks.items():
+        if task not in config["unit_tasks"]:
+            continue
+        if y is None:
+            splits = [
+                train_test_split(np.arange(len(X)), test_size=1 / 3, random_state=0)
+            ]
+        else:
+            splits = list(KFold(3, shuffle=True, random_state=0).split(X))
+
+        def run(form, alpha, seed, Est=Est, X=X, y=y, width=width, splits=splits):
+            scores, smooth, energy = [], [], []
+            for train, test in splits:
+                est = make_gsr(
+                    Est,
+                    form,
+                    alpha=alpha,
+                    n_components=width,
+                    random_state=seed,
+                    **fixed_epochs(config["ae_epochs"]),
+                )
+                if y is None:
+                    quiet_fit(est, X[train])
+                    scores.append(-est.score(X[test]))  # MSE
+                else:
+                    quiet_fit(est, X[train], y[train])
+                    scores.append(est.score(X[test], y[test]))  # R^2
+                s, e = layer_scores(est, X[test])
+                smooth.append(s)
+                energy.append(e)
+            return np.mean(scores), np.mean(energy), np.mean(smooth)
+
+        base = {s: run("laplacian", 0.0, s) for s in seeds}
+        rows.append(_unit_row(task, "none", 0.0, base, base))
+        print(_unit_line(rows[-1]), flush=True)
+        for form in config["unit_forms"]:
+            for alpha in config["unit_alphas"]:
+                res = {s: run(form, alpha, s) for s in seeds}
+                rows.append(_unit_row(task, form, alpha, res, base))
+                print(_unit_line(rows[-1]), flush=True)
+    return rows
+
+
+def _unit_row(task, form, alpha, res, base):
+    seeds = list(res)
+    row = {
+        "task": task,
+        "form": form,
+        "alpha": alpha,
+        "seeds": seeds,
+        "score": summary([res[s][0] for s in seeds]),
+        "energy_ratio": summary([res[s][1] / base[s][1] for s in seeds]),
+        "smoothness": summary([res[s][2] for s in seeds]),
+    }
+    if task.startswith("ae"):
+        row["score_ratio"] = summary([res[s][0] / base[s][0] for s in seeds])
+    else:
+        row["score_difference"] = summary([res[s][0] - base[s][0] for s in seeds])
+    return row
+
+
+def _unit_line(r):
+    if "score_ratio" in r:
+        score = (
+            f"mse x{r['score_ratio']['mean']:.2f} (max {r['score_ratio']['max']:.2f})"
+        )
+    else:
+        d = r["score_difference"]
+        score = f"r2 {r['score']['mean']:.3f} ({d['mean']:+.3f}, worst {d['min']:+.3f})"
+    return (
+        f"{r['task']:>18} {r['form']:>13} {r['alpha']:>6g}  {score}  energy "
+        f"x{r['energy_ratio']['mean']:.2f} (max {r['energy_ratio']['max']:.2f})  "
+        f"smooth {r['smoothness']['mean']:.2f}"
+    )
+
+
 PARTS = {
     "init": part_init,
     "unscaled": part_unscaled,
     "grid": part_grid,
     "autoencoder": part_autoencoder,
+    "units": part_units,
 }
 
 
@@ -578,6 +753,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--part", nargs="+", choices=list(PARTS), default=list(PARTS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[100, 101, 102])
+    parser.add_argument("--tasks", nargs="+", help="only these tasks (grid, units)")
     parser.add_argument("--quick", action="store_true", help="tiny run (seconds)")
     parser.add_argument("--threads", type=int, default=1, help="torch/BLAS threads")
     parser.add_argument("--out", help="write the results to this JSON file")
@@ -587,7 +763,9 @@ def main(argv=None):
     from threadpoolctl import threadpool_limits
 
     torch.set_num_threads(args.threads)
-    config = QUICK if args.quick else FULL
+    config = dict(QUICK if args.quick else FULL)
+    if args.tasks:
+        config["grid_tasks"] = config["unit_tasks"] = tuple(args.tasks)
     seeds = args.seeds[:1] if args.quick else args.seeds
     from sklearn.exceptions import ConvergenceWarning
 
