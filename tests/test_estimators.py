@@ -238,35 +238,36 @@ def test_sample_weight_zero_ignores_samples(digits):
 
 # --------------------------------------------------------------- regularizer
 def test_regularizer_smooths_the_autoencoder_layer(digits):
-    """Digits, 8x8 grid: alpha=1e-2 lowers the scale-free Dirichlet energy 3x+.
+    """Digits, 8x8 grid: alpha=1e-3 lowers the scale-free Dirichlet energy 2.5x+
+    at nearly the same reconstruction error.
 
-    Measured (40 epochs, seed 0): centred Rayleigh quotient 3.82 at alpha=0 vs
-    0.96 at alpha=1e-2 (random arrangement: 3.56); reconstruction MSE 0.0060 vs
-    0.0128.
+    Measured (40 epochs, seed 0): centred Rayleigh quotient 3.70 at alpha=0 vs
+    1.30 at alpha=1e-3 (random arrangement: 3.56); reconstruction MSE 0.0030 vs
+    0.0032.
     """
     X, _ = digits
     L = laplacian(make_graph("grid", (8, 8))).toarray()
     plain = GSRAutoencoder(alpha=0.0, max_iter=40, random_state=0).fit(X)
-    smooth = GSRAutoencoder(alpha=1e-2, max_iter=40, random_state=0).fit(X)
+    smooth = GSRAutoencoder(alpha=1e-3, max_iter=40, random_state=0).fit(X)
     e_plain = centred_rayleigh(plain.transform(X), L)
     e_smooth = centred_rayleigh(smooth.transform(X), L)
-    assert e_plain > 3 * e_smooth, (e_plain, e_smooth)
-    # the reconstruction stays in the same regime (well below the mean-image MSE
+    assert e_plain > 2.5 * e_smooth, (e_plain, e_smooth)
+    # the reconstruction stays in the same regime (far below the mean-image MSE
     # of 0.107)
-    assert -smooth.score(X) < 3 * -plain.score(X)
-    assert -smooth.score(X) < 0.02
+    assert -smooth.score(X) < 1.5 * -plain.score(X)
+    assert -smooth.score(X) < 0.01
     # the penalty curve reports what the penalty is
     assert smooth.penalty_curve_[-1] < plain.penalty_curve_[-1]
 
 
 def test_regularizer_smooths_the_classifier_layer_at_equal_accuracy(digits):
-    """Measured (40 epochs, seed 0): centred Rayleigh 3.47 -> 1.25; test accuracy
-    0.962 -> 0.976."""
+    """Measured (40 epochs, seed 0, alpha=0.1): centred Rayleigh 3.52 -> 1.20;
+    test accuracy 0.976 -> 0.984."""
     X, y = digits
     X_tr, X_te, y_tr, y_te = train_test_split(X, y, random_state=0, stratify=y)
     L = laplacian(make_graph("grid", (8, 8))).toarray()
     plain = GSRClassifier(alpha=0.0, max_iter=40, random_state=0).fit(X_tr, y_tr)
-    smooth = GSRClassifier(alpha=1e-2, max_iter=40, random_state=0).fit(X_tr, y_tr)
+    smooth = GSRClassifier(alpha=0.1, max_iter=40, random_state=0).fit(X_tr, y_tr)
     e_plain = centred_rayleigh(plain.transform(X_te), L)
     e_smooth = centred_rayleigh(smooth.transform(X_te), L)
     assert e_plain > 2.5 * e_smooth, (e_plain, e_smooth)
