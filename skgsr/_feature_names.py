@@ -119,6 +119,18 @@ class GraphFeatureNamesMixin:
         Returns
         -------
         feature_names_out : ndarray of str objects of shape (n_components,)
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_digits
+        >>> from skgsr import GSRAutoencoder
+        >>> X = load_digits().data[:100] / 16.0
+        >>> ae = GSRAutoencoder(n_components=6, graph_shape=(2, 3), max_iter=2,
+        ...                     random_state=0).fit(X)
+        >>> ae.get_feature_names_out().tolist()
+        ['gsr_r0_c0', 'gsr_r0_c1', 'gsr_r0_c2', 'gsr_r1_c0', 'gsr_r1_c1', 'gsr_r1_c2']
+        >>> ae.set_params(graph="ring").fit(X).get_feature_names_out()[:3].tolist()
+        ['gsr_0', 'gsr_1', 'gsr_2']
         """
         check_is_fitted(self, ("graph_shape_", "feature_graph_"))
         _check_feature_names_in(self, input_features, generate_names=False)
