@@ -6,13 +6,15 @@ Five studies, each a ``--part``:
   with scikit-learn's MLP of the same widths. ``GSRClassifier(alpha=0,
   hidden_layer_sizes=(128,), n_components=64)`` against ``MLPClassifier((128,
   64))`` on digits (``MinMaxScaler``, 3-fold CV, 15 / 50 / 200 epochs, batch 200,
-  learning rate 1e-3, ``tol=0`` so that both run every epoch); ``GSRRegressor``
-  against ``MLPRegressor`` on diabetes (X and y standardized, 3-fold shuffled
-  CV, R^2); the digits autoencoder's held-out reconstruction MSE. Contenders:
-  ``gsr`` (the library: Glorot-uniform weights, zero biases), ``gsr_torch_init``
-  (the same estimator re-initialized with PyTorch's defaults, the library's
-  initialization before issue 14), ``mlp`` (``alpha=0``, no L2) and ``mlp_l2``
-  (scikit-learn's default ``alpha=1e-4``).
+  learning rate 1e-3, ``tol=0`` so that both run every epoch), with ReLU and
+  with logistic activations; ``GSRRegressor`` against ``MLPRegressor`` on
+  diabetes (X and y standardized, 3-fold shuffled CV, R^2); the digits
+  autoencoder's held-out reconstruction MSE. Contenders: ``gsr`` (the library:
+  Glorot-uniform weights, gain 4 for logistic, zero biases), ``gsr_torch_init``
+  (re-initialized with PyTorch's defaults: the library before issue 14),
+  ``gsr_sklearn_init`` (re-initialized exactly as scikit-learn's MLP: biases
+  uniform like the weights, factor 2 instead of 6 for logistic), ``mlp``
+  (``alpha=0``, no L2) and ``mlp_l2`` (scikit-learn's default ``alpha=1e-4``).
 - ``unscaled``: breast cancer and wine, unscaled, 3-fold CV: the classifier at
   each ``alpha`` against ``alpha=0`` with the same seed, for each penalty form,
   with the default stopping rule and with 200 fixed epochs.
@@ -191,11 +193,31 @@ def task_unit(estimator, X, y):
     return float(np.var(target, axis=0).mean())
 
 
+def reinitialize(module, init, activation):
+    """``init="torch"``: PyTorch's default initialization of every layer;
+    ``"sklearn"``: scikit-learn MLP's (weights and biases uniform in
+    +-sqrt(f / (fan_in + fan_out)), f = 2 for logistic activations, else 6)."""
+    import torch
+
+    for layer in module.modules():
+        if not hasattr(layer, "reset_parameters"):
+            continue
+        if init == "torch":
+            layer.reset_parameters()
+            continue
+        weight = layer.weight
+        fans = weight.shape[0] + weight.shape[1]
+        factor = 2.0 if activation == "logistic" else 6.0
+        bound = (factor / (fans * weight[0][0].numel())) ** 0.5
+        with torch.no_grad():
+            weight.uniform_(-bound, bound)
+            layer.bias.uniform_(-bound, bound)
+
+
 def with_form(Estimator, form, init=None):
     """``Estimator`` with the penalty ``form`` (``FORMS``, or ``"rayleigh_unit"``:
-    the centred Rayleigh quotient times :func:`task_unit`) and, for
-    ``init="torch"``, PyTorch's default initialization instead of the
-    library's."""
+    the centred Rayleigh quotient times :func:`task_unit`) and, with ``init``,
+    another initialization than the library's (:func:`reinitialize`)."""
     Penalty = normalized_penalty_class()
     UnitPenalty = unit_penalty_class()
 
@@ -224,10 +246,8 @@ def with_form(Estimator, form, init=None):
 
         def _initialize_module(self, *args):
             module = super()._initialize_module(*args)
-            if init == "torch":
-                for layer in module.modules():
-                    if hasattr(layer, "reset_parameters"):
-                        layer.reset_parameters()
+            if init is not None:
+                reinitialize(module, init, self.activation)
             return module
 
     Variant.__name__ = Estimator.__name__
@@ -294,6 +314,9 @@ def summary(values):
 # --------------------------------------------------------------------------- #
 # Part 1: initialization and optimizer at alpha=0
 # --------------------------------------------------------------------------- #
+INITS = {"gsr": None, "gsr_torch_init": "torch", "gsr_sklearn_init": "sklearn"}
+
+
 def part_init(config, seeds):
     from sklearn.compose import TransformedTargetRegressor
     from sklearn.datasets import load_diabetes, load_digits
@@ -307,17 +330,22 @@ def part_init(config, seeds):
     common = dict(batch_size=BATCH_SIZE, learning_rate_init=LEARNING_RATE)
     rows = []
 
-    def classifier(name, epochs, seed):
+    def classifier(name, epochs, seed, activation):
         fixed = fixed_epochs(epochs)
         if name.startswith("mlp"):
             l2 = 1e-4 if name == "mlp_l2" else 0.0
             return MLPClassifier(
-                (128, 64), alpha=l2, random_state=seed, **common, **fixed
+                (128, 64),
+                activation=activation,
+                alpha=l2,
+                random_state=seed,
+                **common,
+                **fixed,
             )
-        init = "torch" if name == "gsr_torch_init" else None
         return make_gsr(
             GSRClassifier,
-            init=init,
+            init=INITS[name],
+            activation=activation,
             alpha=0.0,
             hidden_layer_sizes=(128,),
             n_components=64,
@@ -338,10 +366,9 @@ def part_init(config, seeds):
                 **fixed,
             )
         else:
-            init = "torch" if name == "gsr_torch_init" else None
             est = make_gsr(
                 GSRRegressor,
-                init=init,
+                init=INITS[name],
                 alpha=0.0,
                 hidden_layer_sizes=(128,),
                 n_components=64,
@@ -353,13 +380,19 @@ def part_init(config, seeds):
             make_pipeline(StandardScaler(), est), transformer=StandardScaler()
         )
 
-    contenders = ("gsr", "gsr_torch_init", "mlp", "mlp_l2")
+    contenders = ("gsr", "gsr_torch_init", "gsr_sklearn_init", "mlp", "mlp_l2")
     X, y = load_digits(return_X_y=True)
-    for epochs in config["init_epochs"]:
+    for task, activation, epochs in [
+        (f"digits{suffix}", activation, epochs)
+        for suffix, activation in (("", "relu"), ("_logistic", "logistic"))
+        for epochs in config["init_epochs"]
+    ]:
         for name in contenders:
             scores = [
                 cross_val_score(
-                    make_pipeline(MinMaxScaler(), classifier(name, epochs, s)),
+                    make_pipeline(
+                        MinMaxScaler(), classifier(name, epochs, s, activation)
+                    ),
                     X,
                     y,
                     cv=3,
@@ -368,7 +401,7 @@ def part_init(config, seeds):
             ]
             rows.append(
                 {
-                    "task": "digits",
+                    "task": task,
                     "contender": name,
                     "epochs": epochs,
                     "metric": "accuracy",
@@ -378,7 +411,7 @@ def part_init(config, seeds):
             print(_row_line(rows[-1]), flush=True)
     X, y = load_diabetes(return_X_y=True)
     for epochs in config["regression_epochs"]:
-        for name in contenders:
+        for name in contenders[:2] + contenders[3:]:
             scores = [
                 cross_val_score(
                     regressor(name, epochs, s),
@@ -402,7 +435,7 @@ def part_init(config, seeds):
     X_train, X_test = train_test_split(X, test_size=1 / 3, random_state=0)
     for alpha in (0.0, 1e-3):
         for name in ("gsr", "gsr_torch_init"):
-            init = "torch" if name == "gsr_torch_init" else None
+            init = INITS[name]
             mse = []
             for s in seeds:
                 ae = make_gsr(
