@@ -49,6 +49,7 @@ class _SupervisedGSR(BaseGSR):
         graph_shape=None,
         filter="laplacian",
         alpha=1e-3,
+        scale_alpha=True,
         laplacian="auto",
         filter_scale=None,
         filter_method="auto",
@@ -84,6 +85,7 @@ class _SupervisedGSR(BaseGSR):
             graph_shape=graph_shape,
             filter=filter,
             alpha=alpha,
+            scale_alpha=scale_alpha,
             laplacian=laplacian,
             filter_scale=filter_scale,
             filter_method=filter_method,
@@ -226,6 +228,9 @@ class GSRClassifier(GraphFeatureNamesMixin, ClassifierMixin, _SupervisedGSR):
 
     def _n_outputs(self, X, y):
         return len(self.classes_)
+
+    def _loss_scale(self, X, y, sample_weight):
+        return 1.0  # the cross-entropy has no unit
 
     def _check_continued_targets(self, previous):
         fitted = previous.get("classes_")
