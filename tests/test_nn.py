@@ -140,7 +140,7 @@ def test_maps_with_more_axes_need_flatten():
     out = conv(images)
     expected = GraphPenalty(make_graph("lines", (6, 4)))(out.flatten(1))
     assert float(reg.penalty().detach()) == pytest.approx(
-        1e-3 * float(expected), rel=1e-6
+        1e-3 * float(expected.detach()), rel=1e-6
     )
 
 
