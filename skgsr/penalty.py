@@ -174,8 +174,9 @@ callable, default="laplacian"
         Degree of the Chebyshev polynomial. At 30 the Chebyshev penalty agrees
         with the exact one to 1e-6 relative for ``"heat"`` and the default
         ``"wavelet"`` and ``"mexican_hat"`` scales, the error falling
-        geometrically with the order for such smooth responses (a non-smooth one such as :math:`\\sqrt{\\lambda}`
-        converges slowly, hence the quadratic form for ``"laplacian"``).
+        geometrically with the order for such smooth responses (a non-smooth
+        one such as :math:`\\sqrt{\\lambda}` converges slowly, hence the quadratic
+        form for ``"laplacian"``).
     center : bool, default=False
         Subtract each sample's mean over the neurons before filtering. False
         gives the penalties of SPEC.md exactly.
