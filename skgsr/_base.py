@@ -699,6 +699,14 @@ class BaseGSR(TransformerMixin, BaseEstimator):
         """Width of the head's output."""
         raise NotImplementedError
 
+    def _structured_width(self):
+        """Neurons of the structured layer (nodes of the graph): ``n_components``.
+
+        A subclass whose layer width follows from the data (class capsules, one
+        per class) overrides it; it is read once the targets are encoded.
+        """
+        return self.n_components
+
     def _build_head(self, n_features, n_outputs, graph_shape):
         """The module from the structured layer to the output."""
         raise NotImplementedError
@@ -743,7 +751,7 @@ class BaseGSR(TransformerMixin, BaseEstimator):
             raise ValueError(f"graph_shape must be positive, got {self.graph_shape!r}.")
         if len(shape) == 1:
             shape = (1, shape[0])
-        if shape[0] * shape[1] != self.n_components:
+        if shape[0] * shape[1] != self._structured_width():
             raise ValueError(
                 f"graph_shape={self.graph_shape!r} has {shape[0] * shape[1]} nodes but "
                 f"n_components={self.n_components}: one node per structured neuron, so "
@@ -755,7 +763,7 @@ class BaseGSR(TransformerMixin, BaseEstimator):
     def _initial_graph(self):
         """``(adjacency or None, graph_shape_)`` for the graph hyperparameter."""
         shape = self._check_graph_shape()
-        n = self.n_components
+        n = self._structured_width()
         if self._graph_is_learned():
             # checked here, before training, not at the first graph rebuild
             # graph_warmup epochs later
@@ -894,11 +902,12 @@ class BaseGSR(TransformerMixin, BaseEstimator):
                 optimizer_state=copy.deepcopy(getattr(self, "_optimizer_state", None)),
             )
             width = state.module.structured[0].out_features
-            if width != self.n_components:
+            if width != self._structured_width():
                 raise ValueError(
                     f"Cannot continue training (warm_start or partial_fit): the fitted "
-                    f"structured layer has {width} neurons but n_components="
-                    f"{self.n_components}. Set warm_start=False to train anew."
+                    f"structured layer has {width} neurons but the current parameters "
+                    f"give it {self._structured_width()} (n_components="
+                    f"{self.n_components}). Set warm_start=False to train anew."
                 )
             if not self._graph_is_learned():
                 # the graph parameters may have changed since the last fit
@@ -1291,9 +1300,9 @@ class BaseGSR(TransformerMixin, BaseEstimator):
             )
         if state.rebuilt and state.inactive.size:
             warnings.warn(
-                f"{state.inactive.size} of {self.n_components} structured neurons "
-                "did not vary over the samples encoded for the last learned graph "
-                "(dead or saturated units); they are isolated nodes of "
+                f"{state.inactive.size} of {self._structured_width()} structured "
+                "neurons did not vary over the samples encoded for the last learned "
+                "graph (dead or saturated units); they are isolated nodes of "
                 f"feature_graph_, without penalty: {state.inactive[:10].tolist()}"
                 f"{' ...' if state.inactive.size > 10 else ''} (inactive_neurons_).",
                 UserWarning,
@@ -1396,7 +1405,7 @@ class BaseGSR(TransformerMixin, BaseEstimator):
             for block in _dense_rows(X, device):
                 out.append(module.embed(block).cpu())
         if not out:
-            return np.empty((0, self.n_components), dtype=np.float32)
+            return np.empty((0, self._structured_width()), dtype=np.float32)
         return torch.cat(out).numpy()
 
     def _outputs(self, X):
@@ -1422,7 +1431,7 @@ class BaseGSR(TransformerMixin, BaseEstimator):
 
     @property
     def _n_features_out(self):
-        return self.n_components
+        return self._structured_width()
 
     # ============================================================ pickling
     def __getstate__(self):
