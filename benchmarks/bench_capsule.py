@@ -24,9 +24,16 @@ all transformations share.
 Commands (from the repository root, one thread)::
 
     OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/bench_capsule.py \\
-        --out benchmarks/results/bench_capsule.json
+        --study alignment --out benchmarks/results/bench_capsule.json
+    OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/bench_capsule.py \\
+        --study alignment --seeds 3-5 --split-seed 1 \\
+        --out benchmarks/results/bench_capsule_heldout.json
+    OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/bench_capsule.py \\
+        --study alignment --variants \\
+        --out benchmarks/results/bench_capsule_variants.json
+    OMP_NUM_THREADS=2 PYTHONPATH=. python benchmarks/bench_capsule.py \\
+        --study timing --out benchmarks/results/bench_capsule_timing.json
     OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/bench_capsule.py --quick
-    OMP_NUM_THREADS=2 PYTHONPATH=. python benchmarks/bench_capsule.py --study timing
 """
 
 import argparse
@@ -148,15 +155,31 @@ def path_across_capsules(n_classes, dim):
     return make_graph("grid", (n_classes, dim)) - make_graph("lines", (n_classes, dim))
 
 
-def configurations(quick):
+def configurations(quick, variants=False):
     base = {"head": "capsule", "graph": "capsules"}
     if quick:
         base.update(capsule_dim=4, primary_capsules=(8, 4), hidden_layer_sizes=(32,))
-        return {"alpha=0": {**base, "alpha": 0.0}, "gsr": {**base, "alpha": 0.1}}
-    return {
+        return {"alpha=0": {**base, "alpha": 0.0}, "gsr": {**base, "alpha": 0.3}}
+    configs = {
         "alpha=0": {**base, "alpha": 0.0},
-        "gsr": {**base, "alpha": 0.1},
+        "gsr (alpha=0.3)": {**base, "alpha": 0.3},
     }
+    if variants:
+        decoder = {"reconstruction_weight": 0.5}
+        configs.update(
+            {
+                "alpha=0, decoder": {**base, "alpha": 0.0, **decoder},
+                "alpha=0.3, decoder": {**base, "alpha": 0.3, **decoder},
+                "alpha=1": {**base, "alpha": 1.0},
+                "alpha=1, decoder": {**base, "alpha": 1.0, **decoder},
+                "alpha=1, path across capsules": {
+                    **base,
+                    "alpha": 1.0,
+                    "graph": "path",
+                },
+            }
+        )
+    return configs
 
 
 def run_alignment(configs, seeds, split_seed, max_iter, verbose=True):
@@ -258,6 +281,7 @@ def main():
     parser.add_argument("--split-seed", type=int, default=0)
     parser.add_argument("--max-iter", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--variants", action="store_true")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--out")
     args = parser.parse_args()
@@ -276,7 +300,10 @@ def main():
         seeds, args.max_iter, args.repeats = [0], 2, 0
     if args.study in ("all", "alignment"):
         rows = run_alignment(
-            configurations(args.quick), seeds, args.split_seed, args.max_iter
+            configurations(args.quick, args.variants),
+            seeds,
+            args.split_seed,
+            args.max_iter,
         )
         summarize(rows)
         result["alignment"] = rows
