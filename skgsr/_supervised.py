@@ -233,6 +233,14 @@ class GSRClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, _Supervise
     (3, 64)
     >>> clf.score(X / 16.0, y) > 0.9
     True
+
+    A capsule network whose class capsules share the meaning of each dimension:
+
+    >>> caps = GSRClassifier(
+    ...     head="capsule", graph="capsules", alpha=0.3, max_iter=5, random_state=0
+    ... ).fit(X / 16.0, y)
+    >>> caps.graph_shape_, caps.transform(X[:3] / 16.0).shape
+    ((10, 16), (3, 160))
     """
     )
 
