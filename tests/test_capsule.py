@@ -186,6 +186,22 @@ def test_penalty_changes_the_capsule_layer(digits):
     assert energy(Z1) < energy(Z0)
 
 
+def test_partial_fit_learned_graph_and_early_stopping(digits):
+    X, y = digits
+    est = _capsule(max_iter=1)
+    for _ in range(2):
+        est.partial_fit(X, y, classes=np.arange(10))
+    assert est.n_iter_ == 2 and est.transform(X[:2]).shape == (2, 40)
+    learned = _capsule(
+        graph="learned", graph_warmup=1, graph_update_interval=1, max_iter=3
+    ).fit(X, y)
+    assert learned.feature_graph_.shape == (40, 40)
+    assert learned.graph_shape_ == (10, 4)
+    stopped = _capsule(early_stopping=True, max_iter=3).fit(X, y)
+    assert len(stopped.validation_scores_) == 3
+    assert 0 <= stopped.best_validation_score_ <= 1
+
+
 @parametrize_with_checks(
     [GSRClassifier(**SMALL, max_iter=50)],
     expected_failed_checks=lambda est: {
