@@ -17,14 +17,12 @@ from torch import nn
 from torch.nn import functional as F
 
 from . import graphs
-from ._base import (
-    _COMMON_PARAMETERS_DOC,
-    _FITTED_ATTRIBUTES_DOC,
-    BaseGSR,
-    explain_input_errors,
-)
+from ._base import BaseGSR, _StructuredLayerRegularizer
 from ._capsule import CapsuleDecoder, CapsuleNetwork, capsule_loss
+from ._docs import COMMON_PARAMETERS, FITTED_ATTRIBUTES
 from ._network import ConvHead, make_mlp
+from ._training import explain_input_errors
+from .nn import REGULARIZER_PARAMS
 
 __all__ = ["GSRClassifier", "GSRRegressor"]
 
@@ -76,6 +74,7 @@ class _SupervisedGSR(BaseGSR):
         "head": [StrOptions({"dense", "conv", "capsule"})],
     }
     _default_embedding_activation = "activation"
+    _architecture_params = (*BaseGSR._architecture_params, "head")
 
     def __init__(
         self,
@@ -186,6 +185,12 @@ class _SupervisedGSR(BaseGSR):
             )
 
 
+class _CapsuleLayerRegularizer(_StructuredLayerRegularizer):
+    """The regularizer of the class-capsule layer (``head="capsule"``)."""
+
+    _width_name = "n_classes * capsule_dim"
+
+
 class GSRClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, _SupervisedGSR):
     __doc__ = (
         """Classifier whose hidden layer is a graph-structured activation map.
@@ -208,14 +213,14 @@ class GSRClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, _Supervise
 
     Parameters
     ----------"""
-        + _COMMON_PARAMETERS_DOC
+        + COMMON_PARAMETERS
         + _CLASSIFIER_HEAD_DOC
         + """
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
         Class labels (any sortable type, strings included)."""
-        + _FITTED_ATTRIBUTES_DOC
+        + FITTED_ATTRIBUTES
         + """
     See Also
     --------
@@ -252,6 +257,13 @@ class GSRClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, _Supervise
         "reconstruction_weight": [Interval(Real, 0, None, closed="left")],
     }
     _supports_early_stopping_stratify = True
+    _architecture_params = (
+        *_SupervisedGSR._architecture_params,
+        "capsule_dim",
+        "routing_iterations",
+        "primary_capsules",
+        "reconstruction_weight",
+    )
 
     def __init__(
         self,
@@ -353,31 +365,41 @@ class GSRClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, _Supervise
             "capsule_dim, or use graph='capsules'."
         )
 
-    def _check_graph_shape(self):
-        if not self._is_capsule():
-            return super()._check_graph_shape()
-        if self.graph_shape is None:
-            return (len(self.classes_), self.capsule_dim)
-        shape = np.atleast_1d(np.asarray(self.graph_shape))
-        if shape.dtype.kind in "iu" and shape.ndim == 1 and len(shape) in (1, 2):
-            n_nodes = int(np.prod(shape))
-            if n_nodes != self._structured_width():
-                raise ValueError(
-                    self._capsule_count_message(
-                        n_nodes, f"graph_shape={self.graph_shape!r}"
-                    )
-                )
-        return super()._check_graph_shape()
+    def _regularizer(self):
+        """With ``head="capsule"``: the regularizer of the class capsules.
 
-    def _initial_graph(self):
-        if self._is_capsule() and not isinstance(self.graph, str):
-            # the node count of a given graph, named against the capsules
-            adjacency = graphs.check_adjacency(self.graph)
-            if adjacency.shape[0] != self._structured_width():
-                raise ValueError(
-                    self._capsule_count_message(adjacency.shape[0], "graph")
+        ``n_classes * capsule_dim`` nodes laid out ``(n_classes, capsule_dim)``
+        unless ``graph_shape`` says otherwise; a graph or layout of another node
+        count is refused naming both numbers.
+        """
+        if not self._is_capsule():
+            return super()._regularizer()
+        n_nodes = self._structured_width()
+        shape = np.atleast_1d(np.asarray(self.graph_shape))
+        if (
+            self.graph_shape is not None
+            and shape.dtype.kind in "iu"
+            and shape.ndim == 1
+            and len(shape) in (1, 2)
+            and int(np.prod(shape)) != n_nodes
+        ):
+            raise ValueError(
+                self._capsule_count_message(
+                    int(np.prod(shape)), f"graph_shape={self.graph_shape!r}"
                 )
-        return super()._initial_graph()
+            )
+        if not isinstance(self.graph, str):
+            given = graphs.check_adjacency(self.graph).shape[0]
+            if given != n_nodes:
+                raise ValueError(self._capsule_count_message(given, "graph"))
+        params = {name: getattr(self, name) for name in REGULARIZER_PARAMS}
+        if params["graph_shape"] is None:
+            params["graph_shape"] = (len(self.classes_), self.capsule_dim)
+        return _CapsuleLayerRegularizer(n_nodes=n_nodes, **params)
+
+    @property
+    def _n_features_out(self):
+        return self._structured_width()
 
     def _primary_capsules(self):
         shape = np.asarray(self.primary_capsules)
@@ -579,12 +601,12 @@ class GSRRegressor(ClassNamePrefixFeaturesOutMixin, RegressorMixin, _SupervisedG
 
     Parameters
     ----------"""
-        + _COMMON_PARAMETERS_DOC
+        + COMMON_PARAMETERS
         + _HEAD_DOC
         + """
     Attributes
     ----------"""
-        + _FITTED_ATTRIBUTES_DOC
+        + FITTED_ATTRIBUTES
         + """
     See Also
     --------

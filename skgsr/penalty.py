@@ -20,7 +20,6 @@ Laplacian ``L`` over the ``n`` neurons, :class:`GraphPenalty` returns
 import warnings
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 from scipy.sparse.linalg import ArpackNoConvergence, eigsh
 from torch import nn
@@ -179,7 +178,7 @@ callable, default="laplacian"
         form for ``"laplacian"``).
     center : bool, default=False
         Subtract each sample's mean over the neurons before filtering. False
-        gives the penalties of SPEC.md exactly.
+        gives the penalties above exactly.
     lmax : float, optional
         Largest Laplacian eigenvalue to use (for the Chebyshev interval and the
         default scales); estimated by :func:`largest_eigenvalue` when None.
@@ -188,6 +187,12 @@ callable, default="laplacian"
     ----------
     n_nodes : int
         Number of neurons the graph is over.
+    adjacency : scipy.sparse.csr_array of shape (n_nodes, n_nodes)
+        The graph, as :func:`skgsr.graphs.check_adjacency` returned it.
+    L : scipy.sparse.csr_array of shape (n_nodes, n_nodes)
+        Its Laplacian of kind ``laplacian``, the one the filter is a function of.
+    device : torch.device
+        Where the penalty's operators are (moved with ``.to(device)``).
     lmax : float or None
         :math:`\\lambda_{max}` in use (None for the quadratic-form filters, which
         need none).
@@ -260,10 +265,10 @@ callable, default="laplacian"
         -------
         self : GraphPenalty
         """
-        device = self._device()
+        device = self.device
         self._casts = {}
-        adjacency = graphs.check_adjacency(adjacency)
-        L = graphs.laplacian(adjacency, self.laplacian)
+        self.adjacency = graphs.check_adjacency(adjacency)
+        self.L = L = graphs.laplacian(self.adjacency, self.laplacian, validate=False)
         self.n_nodes = L.shape[0]
         if not callable(self.filter) and self.filter in ("laplacian", "rayleigh"):
             self.lmax = float(lmax) if lmax is not None else None
@@ -285,7 +290,6 @@ callable, default="laplacian"
 
         # Laplacian as CSR (int64 indices: torch's sparse kernels accept them on
         # every device); kept in float64 and cast to the input's dtype per call.
-        L = sp.csr_array(L)
         buffer("_crow", L.indptr, torch.int64)
         buffer("_col", L.indices, torch.int64)
         buffer("_val", L.data)
@@ -336,7 +340,9 @@ callable, default="laplacian"
         self._casts = {}
         return super()._apply(fn, *args, **kwargs)
 
-    def _device(self):
+    @property
+    def device(self):
+        """The device the penalty's operators are on."""
         crow = getattr(self, "_crow", None)
         return crow.device if crow is not None else torch.device("cpu")
 
