@@ -81,9 +81,8 @@ __all__ = ["BaseGSR", "DivergenceError"]
 
 
 class _StructuredLayerRegularizer(GraphRegularizer):
-    """The regularizer of an estimator's structured layer (``n_components`` wide)."""
+    """The regularizer of an estimator's structured layer."""
 
-    _width_name = "n_components"
     _warn_inactive = False  # the estimator warns once per fit, at its end
 
 
@@ -305,7 +304,18 @@ class BaseGSR(TransformerMixin, BaseEstimator):
         params = {name: getattr(self, name) for name in REGULARIZER_PARAMS}
         if self.scale_alpha and hasattr(self, "loss_scale_"):
             params["alpha"] = self.alpha * self.loss_scale_
-        return _StructuredLayerRegularizer(n_nodes=self.n_components, **params)
+        if params["graph_shape"] is None:
+            params["graph_shape"] = self._default_graph_shape()
+        regularizer = _StructuredLayerRegularizer(**params)
+        return regularizer.resolve(*self._structured_width())
+
+    def _structured_width(self):
+        """``(width, its name)`` of the structured layer, for the regularizer."""
+        return self.n_components, "n_components"
+
+    def _default_graph_shape(self):
+        """The layout when ``graph_shape=None`` (None: the graph's own)."""
+        return None
 
     def _make_penalty(self, adjacency, lmax=None):
         """The penalty of the current filter parameters over ``adjacency``."""

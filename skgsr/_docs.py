@@ -17,14 +17,15 @@ COMMON_PARAMETERS = """
         The graph over the structured neurons: a name of
         :func:`skgsr.graphs.make_graph` (``"grid"``, ``"torus"``, ``"line"``,
         ``"ring"``, ``"lines"``, ``"rings"``, ``"tree"``, ``"star"``,
-        ``"ladder"``), ``"learned"`` (built from the neurons' co-activations during
-        training), or an ``n_components x n_components`` adjacency.
+        ``"ladder"``, ``"capsules"``), ``"learned"`` (built from the neurons'
+        co-activations during training), or an ``n_components x n_components``
+        adjacency.
     graph_shape : tuple of int, default=None
         ``(h, w)`` layout of the graph (see :func:`skgsr.graphs.make_graph`);
         ``h * w`` must equal ``n_components``. None infers it (the most square grid
         for ``"grid"`` and ``"torus"``).
-    filter : {"laplacian", "rayleigh", "heat", "wavelet"} or callable, \
-default="laplacian"
+    filter : {"laplacian", "rayleigh", "heat", "wavelet", "mexican_hat"} or \
+callable, default="laplacian"
         The graph filter of the penalty (see :class:`skgsr.penalty.GraphPenalty`).
     alpha : float, default=1e-3
         Strength of the graph penalty; 0 trains an unregularized network.
@@ -40,8 +41,9 @@ default="laplacian"
         Laplacian of the penalty. ``"auto"``: combinatorial ``D - A`` for
         predefined and given graphs, normalized for ``graph="learned"``.
     filter_scale : float or array-like of float, default=None
-        Diffusion time of ``"heat"``, scale(s) of ``"wavelet"``; None derives them
-        from the largest Laplacian eigenvalue.
+        Diffusion time of ``"heat"``, scale(s) of ``"wavelet"`` and
+        ``"mexican_hat"``; None derives them from the largest Laplacian
+        eigenvalue.
     filter_method : {"auto", "exact", "chebyshev"}, default="auto"
         How the spectral filters apply ``g(L)``.
     filter_order : int, default=30

@@ -1147,12 +1147,24 @@ def _output_width(attributes, class_name):
     return attributes["n_features_in_"]
 
 
+def _layer_width(twin, attributes):
+    """``(width, its name)`` of the structured layer the fitted hyperparameters
+    declare.
+
+    ``n_components``, or for the capsule head ``n_classes * capsule_dim``: the
+    twin is given the fitted classes to say it.
+    """
+    if "classes_" in attributes:
+        twin.classes_ = attributes["classes_"]
+    return twin._structured_width()
+
+
 def _check_consistency(attributes, twin, fitted, class_name):
     """Fitted attributes that must agree with each other and with the fit."""
-    n = twin.n_components
+    n, width = _layer_width(twin, attributes)
     h, w = attributes["graph_shape_"]
     if h * w != n:
-        raise _Invalid(f"graph_shape_ {(h, w)} does not have n_components={n} nodes")
+        raise _Invalid(f"graph_shape_ {(h, w)} does not have {width}={n} nodes")
     names = attributes.get("feature_names_in_")
     if names is not None and len(names) != attributes["n_features_in_"]:
         raise _Invalid("feature_names_in_ does not have n_features_in_ names")
@@ -1171,7 +1183,7 @@ def _check_consistency(attributes, twin, fitted, class_name):
         and inactive.size
         and not (0 <= inactive.min() and inactive.max() < n)
     ):
-        raise _Invalid("inactive_neurons_ names neurons beyond n_components")
+        raise _Invalid("inactive_neurons_ names neurons beyond the layer's width")
     if len(attributes.get("graph_history_", [])) != len(
         attributes.get("graph_history_epochs_", [])
     ):
@@ -1242,7 +1254,7 @@ def _rebuild_penalty(twin, attributes, spec):
         return None
     if not isinstance(spec, dict) or set(spec) != {"lmax"} or stored_laplacian is None:
         raise _Invalid("the penalty of the feature graph is missing or invalid")
-    n = twin.n_components
+    n, _ = _layer_width(twin, attributes)
     adjacency = graphs.check_adjacency(adjacency, n_nodes=n, name="feature_graph_")
     lmax = spec["lmax"]
     quadratic = resolve_filter(twin.filter, twin.filter_scale, 1.0).is_quadratic_form

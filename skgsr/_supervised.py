@@ -1,5 +1,7 @@
 """GSRClassifier and GSRRegressor: supervised networks with a structured layer."""
 
+from numbers import Integral, Real
+
 import numpy as np
 from sklearn.base import (
     ClassifierMixin,
@@ -7,16 +9,17 @@ from sklearn.base import (
     _fit_context,
 )
 from sklearn.metrics import accuracy_score, r2_score
-from sklearn.utils._param_validation import StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d, validate_data
 from torch import nn
 from torch.nn import functional as F
 
 from ._base import BaseGSR
+from ._capsule import CapsuleDecoder, CapsuleNetwork, capsule_loss
 from ._docs import COMMON_PARAMETERS, FITTED_ATTRIBUTES
 from ._feature_names import GraphFeatureNamesMixin
-from ._network import ConvHead, glorot_uniform_
+from ._network import ConvHead, glorot_uniform_, make_mlp
 from ._training import check_float32_range, explain_input_errors
 
 __all__ = ["GSRClassifier", "GSRRegressor"]
@@ -25,7 +28,37 @@ _HEAD_DOC = """
     head : {"dense", "conv"}, default="dense"
         Read-out from the structured layer: a linear layer, or a small CNN over
         the layer reshaped to its ``graph_shape_`` grid (the papers' "convolution on
-        the grid"; only for ``graph="grid"`` or ``"torus"``).
+        the grid"; only for ``graph="grid"`` or ``"torus"``). ``"capsule"``, a
+        capsule network, is :class:`GSRClassifier`'s only.
+"""
+
+_CLASSIFIER_HEAD_DOC = """
+    head : {"dense", "conv", "capsule"}, default="dense"
+        Read-out from the structured layer: a linear layer, or a small CNN over
+        the layer reshaped to its ``graph_shape_`` grid (the papers' "convolution on
+        the grid"; only for ``graph="grid"`` or ``"torus"``). ``"capsule"`` makes
+        the network a capsule network (Sabour et al., 2017) whose structured layer
+        is its class capsules (see the capsule parameters below).
+    capsule_dim : int, default=16
+        With ``head="capsule"``: the dimension of each class capsule. The
+        structured layer then has ``n_classes * capsule_dim`` neurons, capsule
+        ``c`` at columns ``c * capsule_dim:(c + 1) * capsule_dim`` of
+        :meth:`transform`, and ``graph_shape_ == (n_classes, capsule_dim)``;
+        ``n_components`` and ``embedding_activation`` are not used (capsules are
+        squashed). ``graph="capsules"`` joins dimension ``d`` of every capsule to
+        dimension ``d`` of the others.
+    routing_iterations : int, default=3
+        With ``head="capsule"``: iterations of routing by agreement from the
+        primary to the class capsules.
+    primary_capsules : tuple of int, default=(32, 8)
+        With ``head="capsule"``: ``(n_capsules, capsule_dim)`` of the primary
+        capsules, a linear layer on the last hidden layer read as that many
+        squashed vectors.
+    reconstruction_weight : float, default=0.0
+        With ``head="capsule"``: weight of the mean squared error of a decoder
+        that reconstructs the input from the true class' capsule (the others
+        masked, as Sabour et al. do); 0 builds no decoder. The decoder mirrors
+        ``hidden_layer_sizes``.
 """
 
 _GRID_GRAPHS = ("grid", "torus")
@@ -36,9 +69,10 @@ class _SupervisedGSR(BaseGSR):
 
     _parameter_constraints = {
         **BaseGSR._parameter_constraints,
-        "head": [StrOptions({"dense", "conv"})],
+        "head": [StrOptions({"dense", "conv", "capsule"})],
     }
     _default_embedding_activation = "activation"
+    _architecture_params = (*BaseGSR._architecture_params, "head")
 
     def __init__(
         self,
@@ -115,7 +149,16 @@ class _SupervisedGSR(BaseGSR):
         )
         self.head = head
 
+    def _check_head_supported(self):
+        if self.head == "capsule":
+            raise ValueError(
+                f"head='capsule' is a classifier's head (class capsules, a margin "
+                f"loss over classes); only GSRClassifier supports it, not "
+                f"{type(self).__name__}. Use head='dense' or head='conv'."
+            )
+
     def _build_head(self, n_features, n_outputs, graph_shape):
+        self._check_head_supported()
         if self.head == "dense":
             return glorot_uniform_(
                 nn.Linear(self.n_components, n_outputs), self.activation
@@ -155,10 +198,19 @@ class GSRClassifier(GraphFeatureNamesMixin, ClassifierMixin, _SupervisedGSR):
     maps (``transform(X).reshape(-1, *graph_shape_)``) that are smooth or
     localized on the graph.
 
+    With ``head="capsule"`` the network is a capsule network instead (Sabour,
+    Frosst and Hinton, 2017): the MLP feeds primary capsules, routing by
+    agreement computes one capsule of ``capsule_dim`` dimensions per class, and
+    the length of class ``c``'s capsule scores class ``c`` (margin loss;
+    :meth:`predict_proba` normalizes the lengths). The class capsules are the
+    structured layer, ``graph_shape_ == (n_classes, capsule_dim)``; with
+    ``graph="capsules"`` the penalty asks every capsule to use each dimension for
+    the same thing (the first paper's capsule experiment).
+
     Parameters
     ----------"""
         + COMMON_PARAMETERS
-        + _HEAD_DOC
+        + _CLASSIFIER_HEAD_DOC
         + """
     Attributes
     ----------
@@ -182,11 +234,172 @@ class GSRClassifier(GraphFeatureNamesMixin, ClassifierMixin, _SupervisedGSR):
     (3, 64)
     >>> clf.score(X / 16.0, y) > 0.9
     True
+
+    A capsule network whose class capsules share the meaning of each dimension:
+
+    >>> caps = GSRClassifier(
+    ...     head="capsule", graph="capsules", alpha=0.3, max_iter=5, random_state=0
+    ... ).fit(X / 16.0, y)
+    >>> caps.graph_shape_, caps.transform(X[:3] / 16.0).shape
+    ((10, 16), (3, 160))
     """
     )
 
+    _parameter_constraints = {
+        **_SupervisedGSR._parameter_constraints,
+        "capsule_dim": [Interval(Integral, 1, None, closed="left")],
+        "routing_iterations": [Interval(Integral, 1, None, closed="left")],
+        "primary_capsules": [tuple, list],
+        "reconstruction_weight": [Interval(Real, 0, None, closed="left")],
+    }
     _supports_early_stopping_stratify = True
+    _architecture_params = (
+        *_SupervisedGSR._architecture_params,
+        "capsule_dim",
+        "routing_iterations",
+        "primary_capsules",
+        "reconstruction_weight",
+    )
 
+    def __init__(
+        self,
+        n_components=64,
+        *,
+        hidden_layer_sizes=(128,),
+        graph="grid",
+        graph_shape=None,
+        filter="laplacian",
+        alpha=1e-3,
+        scale_alpha=True,
+        laplacian="auto",
+        filter_scale=None,
+        filter_method="auto",
+        filter_order=30,
+        filter_center=False,
+        n_neighbors=5,
+        graph_warmup=10,
+        graph_update_interval=5,
+        graph_n_samples=1000,
+        graph_kernel="gaussian",
+        graph_metric="correlation",
+        activation="relu",
+        embedding_activation="auto",
+        head="dense",
+        capsule_dim=16,
+        routing_iterations=3,
+        primary_capsules=(32, 8),
+        reconstruction_weight=0.0,
+        solver="adam",
+        learning_rate_init=1e-3,
+        batch_size="auto",
+        max_iter=200,
+        tol=1e-4,
+        n_iter_no_change=10,
+        early_stopping=False,
+        validation_fraction=0.1,
+        weight_decay=0.0,
+        warm_start=False,
+        random_state=None,
+        verbose=0,
+        device="auto",
+    ):
+        super().__init__(
+            n_components,
+            hidden_layer_sizes=hidden_layer_sizes,
+            graph=graph,
+            graph_shape=graph_shape,
+            filter=filter,
+            alpha=alpha,
+            scale_alpha=scale_alpha,
+            laplacian=laplacian,
+            filter_scale=filter_scale,
+            filter_method=filter_method,
+            filter_order=filter_order,
+            filter_center=filter_center,
+            n_neighbors=n_neighbors,
+            graph_warmup=graph_warmup,
+            graph_update_interval=graph_update_interval,
+            graph_n_samples=graph_n_samples,
+            graph_kernel=graph_kernel,
+            graph_metric=graph_metric,
+            activation=activation,
+            embedding_activation=embedding_activation,
+            head=head,
+            solver=solver,
+            learning_rate_init=learning_rate_init,
+            batch_size=batch_size,
+            max_iter=max_iter,
+            tol=tol,
+            n_iter_no_change=n_iter_no_change,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            weight_decay=weight_decay,
+            warm_start=warm_start,
+            random_state=random_state,
+            verbose=verbose,
+            device=device,
+        )
+        self.capsule_dim = capsule_dim
+        self.routing_iterations = routing_iterations
+        self.primary_capsules = primary_capsules
+        self.reconstruction_weight = reconstruction_weight
+
+    # ------------------------------------------------------------ capsules
+    def _is_capsule(self):
+        return self.head == "capsule"
+
+    def _structured_width(self):
+        if not self._is_capsule():
+            return super()._structured_width()
+        n_classes = len(self.classes_)
+        return n_classes * self.capsule_dim, (
+            f"n_classes * capsule_dim = {n_classes} * {self.capsule_dim}"
+        )
+
+    def _default_graph_shape(self):
+        # a row per class capsule, a column per dimension
+        if self._is_capsule():
+            return (len(self.classes_), self.capsule_dim)
+        return None
+
+    @property
+    def _n_features_out(self):
+        return self._structured_width()[0]
+
+    def _primary_capsules(self):
+        shape = np.asarray(self.primary_capsules)
+        if shape.shape != (2,) or shape.dtype.kind not in "iu" or np.any(shape < 1):
+            raise ValueError(
+                "primary_capsules must be a pair of positive ints (n_capsules, "
+                f"capsule_dim); got {self.primary_capsules!r}."
+            )
+        return int(shape[0]), int(shape[1])
+
+    def _initialize_module(self, n_features, n_outputs, graph_shape):
+        if not self._is_capsule():
+            return super()._initialize_module(n_features, n_outputs, graph_shape)
+        hidden = self._hidden_sizes()
+        encoder = make_mlp([n_features, *hidden], self.activation, self.activation)
+        decoder = None
+        if self.reconstruction_weight > 0:
+            decoder = CapsuleDecoder(
+                n_outputs,
+                self.capsule_dim,
+                list(reversed(hidden)),
+                n_features,
+                self.activation,
+            )
+        return CapsuleNetwork(
+            encoder,
+            hidden[-1] if hidden else n_features,
+            n_outputs,
+            self.capsule_dim,
+            self._primary_capsules(),
+            self.routing_iterations,
+            decoder,
+        )
+
+    # ------------------------------------------------------------ fitting
     def _validate_fit_data(self, X, y, reset):
         X, y = self._validate_xy(X, y, reset)
         y = column_or_1d(y, warn=True)
@@ -243,9 +456,15 @@ class GSRClassifier(GraphFeatureNamesMixin, ClassifierMixin, _SupervisedGSR):
             )
 
     def _task_loss(self, output, target, x):
+        if self._is_capsule():
+            return capsule_loss(
+                output, target, len(self.classes_), self.reconstruction_weight
+            )
         return F.cross_entropy(output, target, reduction="none")
 
     def _mean_task_loss(self, output, target, x):
+        if self._is_capsule():
+            return self._task_loss(output, target, x).mean()
         return F.cross_entropy(output, target)
 
     def _validation_score(self, module, X, y, sample_weight=None):
@@ -295,8 +514,20 @@ class GSRClassifier(GraphFeatureNamesMixin, ClassifierMixin, _SupervisedGSR):
         finally:
             del self._partial_fit_classes
 
+    def _log_proba(self, outputs):
+        outputs = outputs.double()
+        if self._is_capsule():
+            # capsule lengths, each in (0, 1), normalized to sum to one
+            log_lengths = outputs.log()
+            return log_lengths - log_lengths.logsumexp(dim=1, keepdim=True)
+        return outputs.log_softmax(dim=1)
+
     def predict_proba(self, X):
         """Class probabilities (softmax of the logits).
+
+        With ``head="capsule"``: the class capsules' lengths normalized to sum to
+        one (each length, in [0, 1), is the network's confidence that its class
+        is present, independently of the others).
 
         Parameters
         ----------
@@ -308,7 +539,7 @@ class GSRClassifier(GraphFeatureNamesMixin, ClassifierMixin, _SupervisedGSR):
             Columns in the order of ``classes_``.
         """
         X = self._check_fitted_input(X)
-        return self._outputs(X).double().softmax(dim=1).numpy()
+        return self._log_proba(self._outputs(X)).exp().numpy()
 
     def predict_log_proba(self, X):
         """Logarithm of :meth:`predict_proba`, computed stably.
@@ -322,7 +553,7 @@ class GSRClassifier(GraphFeatureNamesMixin, ClassifierMixin, _SupervisedGSR):
         log_proba : ndarray of shape (n_samples, n_classes)
         """
         X = self._check_fitted_input(X)
-        return self._outputs(X).double().log_softmax(dim=1).numpy()
+        return self._log_proba(self._outputs(X)).numpy()
 
     def predict(self, X):
         """Most probable class of each sample.
@@ -377,6 +608,7 @@ class GSRRegressor(GraphFeatureNamesMixin, RegressorMixin, _SupervisedGSR):
     _min_validation_reason = " (R^2 is undefined on a single sample)"
 
     def _validate_fit_data(self, X, y, reset):
+        self._check_head_supported()
         X, y = self._validate_xy(X, y, reset, multi_output=True, y_numeric=True)
         n_outputs = 1 if y.ndim == 1 else y.shape[1]
         if reset:

@@ -8,6 +8,9 @@ the manner of :mod:`sklearn.datasets`:
   "data generated with a structure containing sub-clusters". The module labels
   of the features are returned, so that a learned feature graph can be scored
   against them.
+- :func:`make_hierarchical_clusters`: clusters and nested sub-clusters whose
+  features are blocks switched on by a cluster or by a sub-cluster, the first
+  paper's "features correspond to hierarchical cluster structure in the data".
 - :func:`make_rotated_images`: one image rotated through 360 degrees; the
   rotation angle is the latent, which lies on a ring.
 - :func:`make_latent_curve`: a smooth curve in high dimension plus noise; the
@@ -21,7 +24,12 @@ from numpy.polynomial import legendre
 from scipy import ndimage
 from sklearn.utils import Bunch, check_random_state
 
-__all__ = ["make_feature_modules", "make_latent_curve", "make_rotated_images"]
+__all__ = [
+    "make_feature_modules",
+    "make_hierarchical_clusters",
+    "make_latent_curve",
+    "make_rotated_images",
+]
 
 
 def _check_int(value, name, minimum):
@@ -248,6 +256,112 @@ def make_feature_modules(
         subcluster_centers=subcluster_centers,
     )
     return X, y, info
+
+
+def make_hierarchical_clusters(
+    n_samples=600,
+    *,
+    n_clusters=2,
+    n_subclusters=2,
+    block_size=6,
+    level_std=0.3,
+    noise=0.3,
+    shuffle=True,
+    random_state=None,
+):
+    """Clusters and nested sub-clusters, each switching on its own block of features.
+
+    The features come in ``n_clusters`` *cluster blocks* followed by
+    ``n_clusters * n_subclusters`` *sub-cluster blocks*, ``block_size`` features
+    each. A sample of sub-cluster ``s`` of cluster ``k`` has its cluster's block
+    and its sub-cluster's block on, every other block off:
+
+    .. math::
+
+        x_{ij} = w_j \\, \\big(a_i [j \\in B_k] + b_i [j \\in B_{ks}]\\big)
+                 + \\sigma \\eta_{ij},
+
+    with per-sample levels :math:`a_i, b_i \\sim \\mathcal N(1, \\sigma_l^2)`,
+    loadings :math:`w_j \\sim \\mathcal U(0.5, 1.5)` and noise
+    :math:`\\eta_{ij} \\sim \\mathcal N(0, 1)`. The features thus correspond to
+    the levels of the hierarchy (the first paper's synthetic data for a tree
+    graph): the two sub-clusters of a cluster share its block and differ by
+    their own, two clusters share nothing.
+
+    Parameters
+    ----------
+    n_samples : int, default=600
+        Number of samples, split as evenly as possible over the
+        ``n_clusters * n_subclusters`` sub-clusters.
+    n_clusters : int, default=2
+    n_subclusters : int, default=2
+        Sub-clusters in each cluster.
+    block_size : int, default=6
+        Features per block; ``n_features = block_size * n_clusters * (1 +
+        n_subclusters)``.
+    level_std : float, default=0.3
+        :math:`\\sigma_l`, spread of the per-sample levels of the two blocks.
+    noise : float, default=0.3
+        :math:`\\sigma`, standard deviation of the noise on every feature.
+    shuffle : bool, default=True
+        Shuffle the samples.
+    random_state : int, RandomState instance or None, default=None
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features), float32
+    y : ndarray of shape (n_samples,)
+        Cluster of each sample.
+    info : sklearn.utils.Bunch
+        - ``subclusters``: ndarray of shape (n_samples,), ``k * n_subclusters + s``
+          for sub-cluster ``s`` of cluster ``k``;
+        - ``blocks``: ndarray of shape (n_features,), the block of each feature:
+          ``k`` for cluster ``k``'s block, ``n_clusters + g`` for sub-cluster
+          ``g``'s.
+
+    See Also
+    --------
+    make_feature_modules : Clusters as random directions over feature modules.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skgsr.datasets import make_hierarchical_clusters
+    >>> X, y, info = make_hierarchical_clusters(random_state=0)
+    >>> X.shape, np.bincount(info.subclusters)
+    ((600, 36), array([150, 150, 150, 150]))
+    >>> np.bincount(info.blocks)
+    array([6, 6, 6, 6, 6, 6])
+    """
+    n_clusters = _check_int(n_clusters, "n_clusters", 1)
+    n_subclusters = _check_int(n_subclusters, "n_subclusters", 1)
+    block_size = _check_int(block_size, "block_size", 1)
+    n_samples = _check_int(n_samples, "n_samples", 1)
+    n_groups = n_clusters * n_subclusters
+    if n_samples < n_groups:
+        raise ValueError(
+            f"n_samples={n_samples} is smaller than the number of sub-clusters "
+            f"n_clusters * n_subclusters = {n_groups}; every sub-cluster needs a "
+            "sample."
+        )
+    level_std = _check_nonnegative(level_std, "level_std")
+    sigma = _check_nonnegative(noise, "noise")
+    rng = check_random_state(random_state)
+
+    subclusters = np.repeat(np.arange(n_groups), _split_evenly(n_samples, n_groups))
+    if shuffle:
+        subclusters = subclusters[rng.permutation(n_samples)]
+    y = subclusters // n_subclusters
+    n_blocks = n_clusters + n_groups
+    blocks = np.repeat(np.arange(n_blocks), block_size)
+    levels = 1.0 + level_std * rng.standard_normal((n_samples, 2))
+    on = np.zeros((n_samples, n_blocks))
+    rows = np.arange(n_samples)
+    on[rows, y] = levels[:, 0]
+    on[rows, n_clusters + subclusters] = levels[:, 1]
+    loadings = rng.uniform(0.5, 1.5, size=len(blocks))
+    X = on[:, blocks] * loadings + sigma * rng.standard_normal((n_samples, len(blocks)))
+    return X.astype(np.float32), y, Bunch(subclusters=subclusters, blocks=blocks)
 
 
 # --------------------------------------------------------------------------- #

@@ -16,6 +16,8 @@ of :class:`skgsr.penalty.GraphPenalty`.
 ``"heat"``              :math:`1 - e^{-\\tau \\lambda}`                       L2²
 ``"wavelet"``           scaling function :math:`h(\\lambda)`, then           L1
                         :math:`s\\lambda e^{-s\\lambda}` for each scale s
+``"mexican_hat"``       :math:`s\\lambda e^{-s\\lambda}` for each scale s      L1
+                        (the papers' penalty: no scaling function)
 callable ``g``          ``g(eigenvalues)``                                   L2²
 ======================  ==================================================  =====
 """
@@ -38,7 +40,7 @@ __all__ = [
 ]
 
 #: Names accepted as ``filter=``; a callable ``g(eigenvalues)`` is accepted too.
-FILTER_NAMES = ("laplacian", "rayleigh", "heat", "wavelet")
+FILTER_NAMES = ("laplacian", "rayleigh", "heat", "wavelet", "mexican_hat")
 
 
 def heat_response(eigenvalues, scale):
@@ -164,10 +166,12 @@ class SpectralFilter:
     Attributes
     ----------
     name : str
-        ``"laplacian"``, ``"rayleigh"``, ``"heat"``, ``"wavelet"`` or ``"callable"``.
+        ``"laplacian"``, ``"rayleigh"``, ``"heat"``, ``"wavelet"``,
+        ``"mexican_hat"`` or ``"callable"``.
     kernels : tuple of callable
         One response :math:`g_k(\\lambda)` per band (for ``"wavelet"``, the
-        scaling function then one Mexican hat per scale); the penalty sums
+        scaling function then one Mexican hat per scale; for ``"mexican_hat"``,
+        the Mexican hats alone); the penalty sums
         :math:`\\rho(g_k(L) x)` over them.
     norm : {"l2", "l1"}
         ``"l2"``: squared Euclidean norm; ``"l1"``: sum of absolute values.
@@ -243,7 +247,7 @@ def resolve_filter(filter, scale, lmax):
         (vectorized over a 1-D array of eigenvalues).
     scale : float, sequence of float or None
         :math:`\\tau` for ``"heat"`` (default :func:`default_heat_scale`), the
-        scale(s) :math:`s` for ``"wavelet"`` (default
+        scale(s) :math:`s` for ``"wavelet"`` and ``"mexican_hat"`` (default
         :func:`default_wavelet_scales`); must be None for the other filters.
     lmax : float
         Largest Laplacian eigenvalue, for the default scales.
@@ -255,7 +259,8 @@ def resolve_filter(filter, scale, lmax):
     if callable(filter):
         if scale is not None:
             raise ValueError(
-                "filter_scale is only used by filter='heat' and filter='wavelet'; a "
+                "filter_scale is only used by filter='heat', 'wavelet' and "
+                "'mexican_hat'; a "
                 "callable filter carries its own parameters (use functools.partial)."
             )
         return SpectralFilter("callable", (_checked_response(filter),), "l2")
@@ -268,7 +273,8 @@ def resolve_filter(filter, scale, lmax):
         if scale is not None:
             raise ValueError(
                 f"filter={filter!r} has no scale; filter_scale must be None (it is "
-                "the diffusion time of 'heat' and the scales of 'wavelet')."
+                "the diffusion time of 'heat' and the scales of 'wavelet' and "
+                "'mexican_hat')."
             )
         return SpectralFilter(filter, (np.sqrt,), "l2")
     if filter == "heat":
@@ -281,6 +287,10 @@ def resolve_filter(filter, scale, lmax):
             "heat", (lambda lam, t=tau: heat_response(lam, t),), "l2", (tau,)
         )
     scales = _as_scales(default_wavelet_scales(lmax) if scale is None else scale)
+    hats = tuple(lambda lam, s=s: mexican_hat(lam, s) for s in scales)
+    if filter == "mexican_hat":
+        # the papers' penalty: the band-pass wavelet coefficients alone
+        return SpectralFilter("mexican_hat", hats, "l1", scales)
     # The scaling function comes first, as in PyGSP's filter banks. Without it
     # the L1 penalty leaves the mean of a map free and weighs the highest
     # frequencies least (the band-pass responses sum to 0.48 at lmax against 0.78
@@ -288,9 +298,7 @@ def resolve_filter(filter, scale, lmax):
     # maps (smoothness score -0.16) and no localization; with it, L1 sparsity of
     # the frame coefficients gives localized maps (tests/test_interpretability.py).
     coarsest = max(scales)
-    kernels = (lambda lam: wavelet_scaling_function(lam, coarsest),) + tuple(
-        lambda lam, s=s: mexican_hat(lam, s) for s in scales
-    )
+    kernels = (lambda lam: wavelet_scaling_function(lam, coarsest),) + hats
     return SpectralFilter("wavelet", kernels, "l1", scales)
 
 

@@ -42,6 +42,7 @@ GRAPH_NAMES = (
     "tree",
     "star",
     "ladder",
+    "capsules",
 )
 
 #: Kinds accepted by :func:`laplacian`.
@@ -170,6 +171,15 @@ def resolve_graph_shape(name, shape):
                 f"...); got {w} nodes per tree. Pass graph_shape=(n_trees, 2**k - 1)."
             )
         return (h, w)
+    if name == "capsules":
+        if hw is None:
+            raise ValueError(
+                f"graph='capsules' needs its layout (n_capsules, capsule_dim), not a "
+                f"number of nodes ({n}): pass graph_shape=(n_capsules, capsule_dim), "
+                "or use GSRClassifier(head='capsule'), which sets it to (n_classes, "
+                "capsule_dim)."
+            )
+        return hw
     # ladder: two paths of w nodes
     if hw is not None:
         if hw[0] != 2:
@@ -236,6 +246,16 @@ def _ladder_edges(w):
     return np.concatenate([src, rungs]), np.concatenate([dst, rungs + w])
 
 
+def _capsule_edges(h, w):
+    # dimension d of capsule r is node r * w + d: a clique over the rows in each
+    # column, the same dimension of every capsule
+    first, second = np.triu_indices(h, k=1)
+    columns = np.arange(w)
+    src = (first[:, None] * w + columns).ravel()
+    dst = (second[:, None] * w + columns).ravel()
+    return src, dst
+
+
 def _from_edges(src, dst, n):
     data = np.ones(2 * len(src))
     adjacency = sp.coo_array(
@@ -253,7 +273,7 @@ def make_graph(name, shape):
     Parameters
     ----------
     name : {"grid", "torus", "line", "ring", "lines", "rings", "tree", "star", \
-"ladder"}
+"ladder", "capsules"}
         - ``"grid"``: 2-D 4-neighbour lattice of ``h x w`` nodes.
         - ``"torus"``: the same with periodic boundaries.
         - ``"line"`` / ``"ring"``: one path / cycle over all nodes.
@@ -264,13 +284,19 @@ def make_graph(name, shape):
           being the centre.
         - ``"ladder"``: two paths of ``w`` nodes (rows 0 and 1) joined by rungs
           ``(0, j) - (1, j)`` for ``j < w // 2``: a branching "wishbone".
+        - ``"capsules"``: ``h`` capsules of ``w`` dimensions, capsule ``r`` on
+          row ``r``; dimension ``d`` of every capsule is joined to dimension
+          ``d`` of every other capsule (a clique of ``h`` nodes in each column,
+          no edge within a capsule). Smoothing on it asks every capsule to use
+          dimension ``d`` for the same thing (the first paper's capsule
+          network). It needs the ``(h, w)`` layout.
     shape : int or tuple of int
         Number of nodes, or ``(h, w)``. For ``"grid"`` and ``"torus"`` an int is
         factorized as squarely as possible (:func:`infer_grid_shape`); for the
         other graphs an int means one path, cycle, tree or star (a ladder of
-        ``n / 2`` rungs positions). ``"line"`` and ``"ring"`` are one row:
-        ``(1, n)``, never ``(h, w)`` with ``h > 1`` (that is ``"lines"`` or
-        ``"rings"``).
+        ``n / 2`` rungs positions); ``"capsules"`` needs ``(h, w)``. ``"line"``
+        and ``"ring"`` are one row: ``(1, n)``, never ``(h, w)`` with ``h > 1``
+        (that is ``"lines"`` or ``"rings"``).
 
     Returns
     -------
@@ -286,6 +312,8 @@ def make_graph(name, shape):
     ((64, 64), 112)
     >>> make_graph("torus", 64).nnz // 2
     128
+    >>> make_graph("capsules", (10, 16)).nnz // 2  # 16 cliques of 10 nodes
+    720
     """
     h, w = resolve_graph_shape(name, shape)
     n = h * w
@@ -299,6 +327,8 @@ def make_graph(name, shape):
         src, dst = _tree_edges(h, w)
     elif name == "star":
         src, dst = _star_edges(h, w)
+    elif name == "capsules":
+        src, dst = _capsule_edges(h, w)
     else:
         src, dst = _ladder_edges(w)
     return _from_edges(src, dst, n)

@@ -235,8 +235,6 @@ graph_kernel, graph_metric
         "random_state": ["random_state"],
     }
 
-    # What the width of the layer is called in error messages.
-    _width_name = "n_nodes"
     # Warn when a learned graph leaves units out (the estimators warn once a fit).
     _warn_inactive = True
 
@@ -309,9 +307,10 @@ graph_kernel, graph_metric
         self._activations = []
         self._recording = None
         self._warned_inactive = False
+        self._width_name = "n_nodes"
         self._rng = check_random_state(random_state)
         if n_nodes is not None:
-            self._resolve(n_nodes)
+            self.resolve(n_nodes)
         if layer is not None:
             self.attach(layer)
 
@@ -350,8 +349,26 @@ graph_kernel, graph_metric
             lmax=lmax,
         )
 
-    def _resolve(self, n_nodes):
-        """Fix the width: the layout, and the penalty of a predefined graph."""
+    def resolve(self, n_nodes, width_name=None):
+        """Fix the layer's width: the graph's layout, and its penalty.
+
+        Done on its own at the first forward pass (or at :meth:`attach`, from
+        the layer's ``out_features``); call it to validate the graph before any.
+
+        Parameters
+        ----------
+        n_nodes : int
+            Width of the layer.
+        width_name : str, optional
+            What error messages call the width (e.g. an estimator's
+            ``"n_components"``); ``"n_nodes"`` by default.
+
+        Returns
+        -------
+        self : GraphRegularizer
+        """
+        if width_name is not None:
+            self._width_name = width_name
         width = self._width_name
         shape = _check_graph_shape(self.graph_shape, n_nodes, width)
         adjacency = None
@@ -391,6 +408,7 @@ graph_kernel, graph_metric
         self.graph_shape_ = layout
         if adjacency is not None:
             self.penalty_ = self.make_penalty(adjacency)
+        return self
 
     @property
     def adjacency_(self):
@@ -436,7 +454,7 @@ graph_kernel, graph_metric
             )
         width = getattr(layer, "out_features", None)
         if self.n_nodes_ is None and isinstance(width, int) and not self.flatten:
-            self._resolve(width)
+            self.resolve(width)
         self._layer = layer
         self._handle = layer.register_forward_hook(self._capture)
         return self
@@ -484,7 +502,7 @@ graph_kernel, graph_metric
             output = output.flatten(1)
         n_nodes = output.shape[1]
         if self.n_nodes_ is None:
-            self._resolve(n_nodes)
+            self.resolve(n_nodes)
         elif n_nodes != self.n_nodes_:
             raise ValueError(
                 f"The regularized layer outputs {n_nodes} units per sample but the "
@@ -604,7 +622,7 @@ graph_kernel, graph_metric
                 f"{activations.shape}."
             )
         if self.n_nodes_ is None:
-            self._resolve(activations.shape[1])
+            self.resolve(activations.shape[1])
         elif activations.shape[1] != self.n_nodes_:
             raise ValueError(
                 f"activations have {activations.shape[1]} columns but the layer has "

@@ -137,6 +137,9 @@ class GraphPenalty(nn.Module):
       coefficients: Mexican-hat kernels :math:`g_s(\\lambda) = s\\lambda
       e^{-s\\lambda}` and the low-pass scaling function :math:`h(\\lambda) =
       e^{-1-s_{max}\\lambda}` (:func:`skgsr.filters.wavelet_scaling_function`);
+    - ``"mexican_hat"``: :math:`\\mathrm{mean}_b \\sum_s \\|g_s(L) x_b\\|_1`, the
+      papers' wavelet penalty: the same Mexican hats without the scaling
+      function (see :ref:`filters` for when to use which);
     - a callable ``g``: :math:`\\mathrm{mean}_b \\|g(L) x_b\\|_2^2`.
 
     With ``center=True`` every filter sees the centred signal
@@ -153,14 +156,15 @@ class GraphPenalty(nn.Module):
     adjacency : array-like, scipy sparse matrix or networkx.Graph of shape (n, n)
         Symmetric non-negative adjacency over the neurons (see
         :func:`skgsr.graphs.check_adjacency`).
-    filter : {"laplacian", "rayleigh", "heat", "wavelet"} or callable, \
-default="laplacian"
+    filter : {"laplacian", "rayleigh", "heat", "wavelet", "mexican_hat"} or \
+callable, default="laplacian"
         The graph filter; see :mod:`skgsr.filters`.
     laplacian : {"combinatorial", "normalized"}, default="combinatorial"
         Which Laplacian the filter is a function of.
     scale : float, sequence of float or None, default=None
-        :math:`\\tau` for ``"heat"``, the scale(s) :math:`s` for ``"wavelet"``; None
-        picks the defaults of :mod:`skgsr.filters` from :math:`\\lambda_{max}`.
+        :math:`\\tau` for ``"heat"``, the scale(s) :math:`s` for ``"wavelet"`` and
+        ``"mexican_hat"``; None picks the defaults of :mod:`skgsr.filters` from
+        :math:`\\lambda_{max}`.
     method : {"auto", "exact", "chebyshev"}, default="auto"
         How :math:`g(L)` is applied (ignored by the quadratic-form filters
         ``"laplacian"`` and ``"rayleigh"``, which are always sparse and exact).
@@ -168,9 +172,10 @@ default="laplacian"
     order : int, default=30
         Degree of the Chebyshev polynomial. At 30 the Chebyshev penalty agrees
         with the exact one to 1e-6 relative for ``"heat"`` and the default
-        ``"wavelet"`` scales, the error falling geometrically with the order for
-        such smooth responses (a non-smooth one such as :math:`\\sqrt{\\lambda}`
-        converges slowly, hence the quadratic form for ``"laplacian"``).
+        ``"wavelet"`` and ``"mexican_hat"`` scales, the error falling
+        geometrically with the order for such smooth responses (a non-smooth
+        one such as :math:`\\sqrt{\\lambda}` converges slowly, hence the quadratic
+        form for ``"laplacian"``).
     center : bool, default=False
         Subtract each sample's mean over the neurons before filtering. False
         gives the penalties above exactly.
@@ -380,8 +385,9 @@ default="laplacian"
         """The filtered signals :math:`g_k(L)\\, x_b` that the penalty measures.
 
         One band per spectral response of the filter (one for ``"heat"`` and
-        callables, one per scale for ``"wavelet"``), computed with the method in
-        use (:attr:`method_`), differentiably.
+        callables, one per scale for ``"mexican_hat"``, and the scaling function
+        before them for ``"wavelet"``), computed with the method in use
+        (:attr:`method_`), differentiably.
 
         Parameters
         ----------
@@ -404,8 +410,8 @@ default="laplacian"
         if self.method_ == "sparse":
             raise ValueError(
                 f"filter={self.filter!r} is the quadratic form x^T L x and applies no "
-                "g(L); filter_signal needs 'heat', 'wavelet' or a callable (e.g. "
-                "filter=numpy.sqrt, method='exact' gives L^(1/2) x)."
+                "g(L); filter_signal needs 'heat', 'wavelet', 'mexican_hat' or a "
+                "callable (e.g. filter=numpy.sqrt, method='exact' gives L^(1/2) x)."
             )
         if self.center:
             x = x - x.mean(dim=1, keepdim=True)

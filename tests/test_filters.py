@@ -96,6 +96,15 @@ def wavelet_expected(L, scales, X):
     return np.mean(total)
 
 
+def mexican_hat_expected(L, scales, X):
+    # the papers' penalty: the Mexican hats alone, no scaling function
+    total = 0.0
+    for s in scales:
+        coefficients = spectral_apply(L, lambda lam, s=s: s * lam * np.exp(-s * lam), X)
+        total = total + np.sum(np.abs(coefficients), axis=1)
+    return np.mean(total)
+
+
 def resolvent(lam):
     return 1.0 / (1.0 + lam)
 
@@ -121,6 +130,10 @@ def expected_penalty(name, L, X):
     if name == "wavelets":
         # default scales, computed here: 4 log-spaced from 40/lmax to 1/lmax
         return wavelet_expected(L, np.geomspace(40.0 / lmax, 1.0 / lmax, 4), X)
+    if name == "mexican_hat":
+        return mexican_hat_expected(L, [0.4, 1.3], X)
+    if name == "mexican_hats":
+        return mexican_hat_expected(L, np.geomspace(40.0 / lmax, 1.0 / lmax, 4), X)
     if name == "callable":
         return resolvent_expected(L, X)
     if name == "laplacian":
@@ -133,6 +146,8 @@ PENALTY_ARGS = {
     "heat_tau": {"filter": "heat", "scale": 0.7},
     "wavelet": {"filter": "wavelet", "scale": 1.3},
     "wavelets": {"filter": "wavelet"},
+    "mexican_hat": {"filter": "mexican_hat", "scale": [0.4, 1.3]},
+    "mexican_hats": {"filter": "mexican_hat"},
     "callable": {"filter": resolvent},
     # the Laplacian penalty through the spectral path: g = sqrt
     "laplacian": {"filter": np.sqrt},
@@ -180,7 +195,16 @@ def chebyshev_error(W, kind, args, order, X):
 @pytest.mark.parametrize("kind", ["combinatorial", "normalized"])
 @pytest.mark.parametrize("graph", sorted(GRAPHS))
 @pytest.mark.parametrize(
-    "name", ["heat", "heat_tau", "wavelet", "wavelets", "callable"]
+    "name",
+    [
+        "heat",
+        "heat_tau",
+        "wavelet",
+        "wavelets",
+        "mexican_hat",
+        "mexican_hats",
+        "callable",
+    ],
 )
 def test_chebyshev_order_30_within_stated_tolerance(name, graph, kind):
     W = GRAPHS[graph]()
@@ -193,7 +217,7 @@ def test_chebyshev_order_30_within_stated_tolerance(name, graph, kind):
 
 
 @pytest.mark.parametrize("kind", ["combinatorial", "normalized"])
-@pytest.mark.parametrize("name", ["heat", "wavelets"])
+@pytest.mark.parametrize("name", ["heat", "wavelets", "mexican_hats"])
 @pytest.mark.parametrize("graph", ["grid", "weighted"])
 def test_chebyshev_converges_with_order(name, graph, kind):
     W = GRAPHS[graph]()
@@ -333,6 +357,17 @@ def test_resolve_filter():
     np.testing.assert_allclose(
         [k(np.array([1.0]))[0] for k in wavelet.kernels],
         [np.exp(-3.0), np.exp(-1.0), 2 * np.exp(-2.0)],
+    )
+    # the papers' bank: the same Mexican hats, without the scaling function
+    hats = resolve_filter("mexican_hat", [1.0, 2.0], lmax=5.0)
+    assert hats.name == "mexican_hat" and hats.norm == "l1"
+    assert hats.scales == (1.0, 2.0) and len(hats.kernels) == 2
+    np.testing.assert_allclose(
+        [k(np.array([1.0]))[0] for k in hats.kernels],
+        [np.exp(-1.0), 2 * np.exp(-2.0)],
+    )
+    assert resolve_filter("mexican_hat", None, 5.0).scales == tuple(
+        default_wavelet_scales(5.0)
     )
     assert resolve_filter("laplacian", None, 1.0).is_quadratic_form
     assert not resolve_filter(np.exp, None, 1.0).is_quadratic_form

@@ -121,6 +121,9 @@ def test_torus_small_cases(shape, edges, degree):
         # two paths of 6, rungs at j = 0, 1, 2: ends of path 1 keep degree 1
         ("ladder", (2, 6), 2 * 5 + 3, {2: 6, 3: 4, 1: 2}),
         ("ladder", 8, 2 * 3 + 2, {2: 4, 3: 2, 1: 2}),
+        # a 4-clique in each of 3 columns: every node has the 3 others of its column
+        ("capsules", (4, 3), 3 * 6, {3: 12}),
+        ("capsules", (1, 5), 0, {0: 5}),
     ],
 )
 def test_predefined_edge_counts_and_degrees(name, shape, edges, degree_counts):
@@ -169,6 +172,15 @@ def test_node_order_is_row_times_width_plus_col():
     }
 
 
+def test_capsules_join_the_same_dimension_of_every_capsule():
+    h, w = 4, 6
+    A = make_graph("capsules", (h, w))
+    for r in range(h):
+        for d in range(w):
+            expected = {q * w + d for q in range(h) if q != r}
+            assert neighbours(A, r * w + d) == expected
+
+
 def test_lines_and_rings_are_rows():
     A = make_graph("rings", (3, 4))
     assert neighbours(A, 4) == {5, 7}  # row 1 is nodes 4..7
@@ -199,6 +211,16 @@ def nx_rows(make_row, h, w):
     return nx.disjoint_union_all([make_row(w) for _ in range(h)])
 
 
+def nx_capsules(h, w):
+    import networkx as nx
+
+    # one complete graph per dimension d, over the nodes r * w + d
+    G = nx.empty_graph(h * w)
+    for d in range(w):
+        G.add_edges_from(nx.complete_graph([r * w + d for r in range(h)]).edges)
+    return G
+
+
 def nx_ladder(w):
     import networkx as nx
 
@@ -225,6 +247,8 @@ def nx_ladder(w):
         ("star", (3, 4), lambda nx: nx_rows(lambda w: nx.star_graph(w - 1), 3, 4)),
         ("ladder", (2, 6), lambda nx: nx_ladder(6)),
         ("ladder", (2, 5), lambda nx: nx_ladder(5)),
+        ("capsules", (10, 16), lambda nx: nx_capsules(10, 16)),
+        ("capsules", (3, 2), lambda nx: nx_capsules(3, 2)),
     ],
 )
 def test_predefined_graphs_equal_networkx(name, shape, build):
@@ -297,6 +321,7 @@ def test_infer_grid_shape_rejects_non_positive_integers(bad):
         ("tree", (3, 7), (3, 7)),
         ("ladder", 12, (2, 6)),
         ("ladder", (2, 5), (2, 5)),
+        ("capsules", (10, 16), (10, 16)),
     ],
 )
 def test_resolve_graph_shape(name, shape, expected):
@@ -311,6 +336,7 @@ def test_resolve_graph_shape(name, shape, expected):
         ("tree", 8, r"2\*\*k - 1"),
         ("ladder", 7, "even number of nodes"),
         ("ladder", (3, 4), "two rows"),
+        ("capsules", 160, r"graph_shape=\(n_capsules, capsule_dim\)"),
         ("hexagons", 10, "Unknown graph 'hexagons'"),
         ("grid", (2, 3, 4), "one or two entries"),
         ("grid", (0, 4), "positive integer"),

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from skgsr.graphs import make_graph
 from skgsr.penalty import EXACT_MAX_NODES, GraphPenalty, largest_eigenvalue
 
-FILTERS = ["laplacian", "rayleigh", "heat", "wavelet", np.sqrt]
+FILTERS = ["laplacian", "rayleigh", "heat", "wavelet", "mexican_hat", np.sqrt]
 
 
 def filter_id(f):
@@ -358,6 +358,16 @@ def test_filter_signal_shape_and_errors():
         # the wavelet penalty is the L1 norm of these coefficients
         np.testing.assert_allclose(
             float(wavelet(X)), float(filtered.abs().sum(dim=(0, 2)).mean()), rtol=1e-12
+        )
+        # the papers' bank is the same wavelets without the scaling function
+        hats = GraphPenalty(
+            graph, filter="mexican_hat", scale=[1.0, 2.0, 3.0], method=method
+        )
+        np.testing.assert_allclose(
+            hats.filter_signal(X).numpy(), filtered[1:].numpy(), atol=1e-12
+        )
+        np.testing.assert_allclose(
+            float(hats(X)), float(filtered[1:].abs().sum(dim=(0, 2)).mean()), rtol=1e-12
         )
     for name in ["laplacian", "rayleigh"]:
         with pytest.raises(ValueError, match="quadratic form"):

@@ -14,6 +14,8 @@ ORDER = [
     "plot_digits_activation_maps.py",  # 1. digits on an 8x8 grid
     "plot_conv_head.py",  # 2. convolution on the grid vs a dense head
     "plot_rotation_ring.py",  # 3. a cyclic data set on a ring graph
+    "plot_tree_hierarchy.py",  # 3b. hierarchical clusters on a tree graph
+    "plot_capsule_alignment.py",  # 3c. capsule networks: aligned dimensions
     "plot_wavelet_receptive_fields.py",  # 4. wavelet filters: localized maps
     "plot_learned_graph_modules.py",  # 5. learned graph on feature modules
     "plot_single_cell_learned_graph.py",  # 6. single-cell RNA-seq
