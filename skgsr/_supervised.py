@@ -45,6 +45,7 @@ class _SupervisedGSR(BaseGSR):
         n_components=64,
         *,
         hidden_layer_sizes=(128,),
+        encoder=None,
         graph="grid",
         graph_shape=None,
         filter="laplacian",
@@ -80,6 +81,7 @@ class _SupervisedGSR(BaseGSR):
         super().__init__(
             n_components,
             hidden_layer_sizes=hidden_layer_sizes,
+            encoder=encoder,
             graph=graph,
             graph_shape=graph_shape,
             filter=filter,
