@@ -2,7 +2,7 @@
 
 import numpy as np
 import torch
-from sklearn.base import ClassNamePrefixFeaturesOutMixin, _fit_context
+from sklearn.base import _fit_context
 from sklearn.utils.validation import (
     _check_sample_weight,
     check_array,
@@ -12,6 +12,7 @@ from sklearn.utils.validation import (
 
 from ._base import BaseGSR
 from ._docs import COMMON_PARAMETERS, FITTED_ATTRIBUTES
+from ._feature_names import GraphFeatureNamesMixin
 from ._network import make_mlp
 from ._torch_utils import torch_threads
 from ._training import check_float32_range, dense_rows, explain_input_errors
@@ -29,7 +30,7 @@ def _squared_errors(module, X, device):
     return torch.cat(errors).numpy() if errors else np.empty(0)
 
 
-class GSRAutoencoder(ClassNamePrefixFeaturesOutMixin, BaseGSR):
+class GSRAutoencoder(GraphFeatureNamesMixin, BaseGSR):
     __doc__ = (
         """Autoencoder with a graph-structured embedding layer.
 

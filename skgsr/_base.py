@@ -29,12 +29,14 @@ from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.sparsefuncs import mean_variance_axis
 from sklearn.utils.validation import (
     _check_sample_weight,
     check_is_fitted,
@@ -145,6 +147,7 @@ class BaseGSR(TransformerMixin, BaseEstimator):
         # an nn.Module class or a function n_features -> nn.Module
         "encoder": [None, callable],
         **PARAMETER_CONSTRAINTS,
+        "scale_alpha": ["boolean"],
         "activation": [StrOptions(set(ACTIVATIONS))],
         "embedding_activation": [StrOptions({"auto", *ACTIVATIONS})],
         "solver": [StrOptions({"adam", "adamw", "sgd"})],
@@ -175,6 +178,7 @@ class BaseGSR(TransformerMixin, BaseEstimator):
         graph_shape=None,
         filter="laplacian",
         alpha=1e-3,
+        scale_alpha=True,
         laplacian="auto",
         filter_scale=None,
         filter_method="auto",
@@ -209,6 +213,7 @@ class BaseGSR(TransformerMixin, BaseEstimator):
         self.graph_shape = graph_shape
         self.filter = filter
         self.alpha = alpha
+        self.scale_alpha = scale_alpha
         self.laplacian = laplacian
         self.filter_scale = filter_scale
         self.filter_method = filter_method
@@ -266,6 +271,24 @@ class BaseGSR(TransformerMixin, BaseEstimator):
         ``previous`` holds the fitted attributes before this call.
         """
 
+    def _loss_scale(self, X, y, sample_weight):
+        """The task loss of the best constant prediction (the loss's unit).
+
+        The mean squared error of predicting the (weighted) mean: the mean
+        variance of the targets, or of the features for an autoencoder.
+        """
+        T = X if y is None else y
+        if sp.issparse(T):
+            _, variances = mean_variance_axis(
+                sp.csr_matrix(T), axis=0, weights=sample_weight
+            )
+        else:
+            T = np.asarray(T, dtype=np.float64).reshape(len(T), -1)
+            mean = np.average(T, axis=0, weights=sample_weight)
+            variances = np.average((T - mean) ** 2, axis=0, weights=sample_weight)
+        scale = float(np.mean(variances))
+        return scale if np.isfinite(scale) and scale > 0 else 1.0
+
     def _task_loss(self, output, target, x):
         """Per-sample task loss, shape ``(B,)``."""
         raise NotImplementedError
@@ -285,6 +308,8 @@ class BaseGSR(TransformerMixin, BaseEstimator):
         It resolves and validates the graph (once per fit) and builds the penalty.
         """
         params = {name: getattr(self, name) for name in REGULARIZER_PARAMS}
+        if self.scale_alpha and hasattr(self, "loss_scale_"):
+            params["alpha"] = self.alpha * self.loss_scale_
         return _StructuredLayerRegularizer(n_nodes=self.n_components, **params)
 
     def _make_penalty(self, adjacency, lmax=None):
@@ -406,6 +431,9 @@ class BaseGSR(TransformerMixin, BaseEstimator):
                 sample_weight, X, dtype=np.float32, ensure_non_negative=True
             )
         y = self._encode_targets(y, incremental=incremental)
+        if not (incremental and continuing):
+            # partial_fit keeps the unit of its first call, a fit takes its data's
+            self.loss_scale_ = self._loss_scale(X, y, sample_weight)
         with torch_threads():
             if continuing:
                 state = self._continued_state(previous)

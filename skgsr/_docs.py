@@ -43,6 +43,14 @@ default="laplacian"
         The graph filter of the penalty (see :class:`skgsr.penalty.GraphPenalty`).
     alpha : float, default=1e-3
         Strength of the graph penalty; 0 trains an unregularized network.
+    scale_alpha : bool, default=True
+        Weigh the penalty in the task loss's own unit: the loss is
+        ``task_loss + alpha * loss_scale_ * penalty``, with ``loss_scale_`` the
+        task loss of the best constant prediction (the mean variance of the
+        targets for the regressor, of the features for the autoencoder, 1 for the
+        classifier's cross-entropy). Rescaling ``X`` or ``y`` then leaves the
+        trade-off ``alpha`` stands for unchanged. False: ``alpha`` multiplies the
+        raw penalty, as in the papers.
     laplacian : {"auto", "combinatorial", "normalized"}, default="auto"
         Laplacian of the penalty. ``"auto"``: combinatorial ``D - A`` for
         predefined and given graphs, normalized for ``graph="learned"``.
@@ -163,6 +171,10 @@ FITTED_ATTRIBUTES = """
         ``graph_duration`` (seconds spent building it).
     n_iter_ : int
         Epochs run.
+    loss_scale_ : float
+        The task loss of the best constant prediction on the training data,
+        the unit the penalty is weighed in with ``scale_alpha=True`` (1 for the
+        classifier; from the first call of ``partial_fit``).
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)

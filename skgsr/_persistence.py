@@ -445,6 +445,13 @@ def _number(value, what):
     return value
 
 
+def _positive(value, what):
+    _number(value, what)
+    if not (math.isfinite(value) and value > 0):
+        raise _Invalid(f"{what} must be a finite positive number, got {value!r}")
+    return value
+
+
 def _numbers(value, what):
     if not isinstance(value, list):
         raise _Invalid(f"{what} must be a list of numbers")
@@ -548,6 +555,7 @@ _FITTED_ATTRIBUTES = {
     "n_features_in_": lambda v, what: _int(v, what, 1),
     "feature_names_in_": _names,
     "n_iter_": lambda v, what: _int(v, what, 0),
+    "loss_scale_": lambda v, what: _positive(v, what),
     "loss_curve_": _numbers,
     "penalty_curve_": _numbers,
     "history_": _records,

@@ -3,7 +3,6 @@
 import numpy as np
 from sklearn.base import (
     ClassifierMixin,
-    ClassNamePrefixFeaturesOutMixin,
     RegressorMixin,
     _fit_context,
 )
@@ -16,7 +15,8 @@ from torch.nn import functional as F
 
 from ._base import BaseGSR
 from ._docs import COMMON_PARAMETERS, FITTED_ATTRIBUTES
-from ._network import ConvHead
+from ._feature_names import GraphFeatureNamesMixin
+from ._network import ConvHead, glorot_uniform_
 from ._training import check_float32_range, explain_input_errors
 
 __all__ = ["GSRClassifier", "GSRRegressor"]
@@ -50,6 +50,7 @@ class _SupervisedGSR(BaseGSR):
         graph_shape=None,
         filter="laplacian",
         alpha=1e-3,
+        scale_alpha=True,
         laplacian="auto",
         filter_scale=None,
         filter_method="auto",
@@ -86,6 +87,7 @@ class _SupervisedGSR(BaseGSR):
             graph_shape=graph_shape,
             filter=filter,
             alpha=alpha,
+            scale_alpha=scale_alpha,
             laplacian=laplacian,
             filter_scale=filter_scale,
             filter_method=filter_method,
@@ -117,7 +119,9 @@ class _SupervisedGSR(BaseGSR):
 
     def _build_head(self, n_features, n_outputs, graph_shape):
         if self.head == "dense":
-            return nn.Linear(self.n_components, n_outputs)
+            return glorot_uniform_(
+                nn.Linear(self.n_components, n_outputs), self.activation
+            )
         if not (isinstance(self.graph, str) and self.graph in _GRID_GRAPHS):
             graph = self.graph if isinstance(self.graph, str) else "a given adjacency"
             raise ValueError(
@@ -142,7 +146,7 @@ class _SupervisedGSR(BaseGSR):
             )
 
 
-class GSRClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, _SupervisedGSR):
+class GSRClassifier(GraphFeatureNamesMixin, ClassifierMixin, _SupervisedGSR):
     __doc__ = (
         """Classifier whose hidden layer is a graph-structured activation map.
 
@@ -226,6 +230,9 @@ class GSRClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, _Supervise
 
     def _n_outputs(self, X, y):
         return len(self.classes_)
+
+    def _loss_scale(self, X, y, sample_weight):
+        return 1.0  # the cross-entropy has no unit
 
     def _check_continued_targets(self, previous):
         fitted = previous.get("classes_")
@@ -334,7 +341,7 @@ class GSRClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, _Supervise
         return self.classes_[self._outputs(X).argmax(dim=1).numpy()]
 
 
-class GSRRegressor(ClassNamePrefixFeaturesOutMixin, RegressorMixin, _SupervisedGSR):
+class GSRRegressor(GraphFeatureNamesMixin, RegressorMixin, _SupervisedGSR):
     __doc__ = (
         """Regressor whose hidden layer is a graph-structured activation map.
 

@@ -49,7 +49,6 @@ from sklearn.utils.validation import check_array
 from . import graphs
 
 __all__ = [
-    "EXACT_MAX_NODES",
     "NonUniqueDescramblerWarning",
     "OrthogonalDescrambling",
     "descramble",
@@ -59,10 +58,10 @@ __all__ = [
     "permutation_descrambler",
 ]
 
-#: :func:`permutation_descrambler` enumerates all ``n!`` permutations up to this
-#: many neurons (8! = 40320 objectives, vectorized, a few tens of ms) and solves
-#: the quadratic assignment problem approximately above.
-EXACT_MAX_NODES = 8
+# permutation_descrambler enumerates all n! permutations up to this many neurons
+# (8! = 40320 objectives, vectorized) and solves the quadratic assignment
+# problem approximately above.
+_MAX_ENUMERATED_NODES = 8
 
 # Eigenvalues closer than this, relative to the largest magnitude, are treated as
 # equal when flagging degenerate eigenspaces (float64 eigh is accurate to ~1e-15
@@ -73,7 +72,7 @@ _DEGENERACY_RTOL = 1e-8
 # descramblers are orthogonal to ~1e-14, float32 ones to ~1e-6.
 _ORTHOGONALITY_TOL = 1e-5
 
-# Above EXACT_MAX_NODES, the tabu search runs from this many of the best distinct
+# Above _MAX_ENUMERATED_NODES, the tabu search runs from this many of the best distinct
 # starting permutations (FAQ solutions and the input order).
 _TABU_STARTS = 3
 
@@ -441,11 +440,9 @@ def _tabu_search(C, L, Ldense, perm, n_iter, rng):
     permutation seen.
 
     Why not FAQ alone, or scipy's ``method="2opt"``: a pure descent over swaps
-    stops in local optima that cut a 1-D order into shifted segments (on 12
-    neurons with bumps along a line, scrambled: objective 0.742 against 0.627
-    for the true order, which the default 1000 tabu iterations recover); scipy's
-    2-opt is such a descent, and recomputes the O(n^2) objective for every
-    candidate swap (3-5 s per start on a 64-node grid, measured).
+    stops in local optima that cut a 1-D order into shifted segments, and
+    scipy's 2-opt is such a descent that also recomputes the O(n^2) objective
+    for every candidate swap (benchmarks/README.rst, "Descrambling").
     """
     n = perm.shape[0]
     perm = perm.copy()
@@ -493,12 +490,9 @@ def _qap(C, L, n_init, n_iter, random_state):
     constant ``tr(L) tr(C) / n``, but the relaxation changes. With ``L`` itself
     (PSD, ``L 1 = 0``) the relaxed objective is convex and zero at the
     barycentre, so FAQ stops after one step wherever its first linear assignment
-    lands (measured: no better than a random permutation); the traceless shift
-    makes it indefinite, the relaxation FAQ is designed for. FAQ's rounded
-    solutions are then not even swap-optimal, hence the tabu search: on
-    scrambled smooth signals on an 8x8 grid (generating arrangement: 22.09,
-    orthogonal bound 19.19), FAQ alone reached 24.6-25.8, FAQ then a swap
-    descent 23.2-23.9, FAQ then 1280 tabu iterations 22.36.
+    lands; the traceless shift makes it indefinite, the relaxation FAQ is
+    designed for. FAQ's rounded solutions are then not even swap-optimal, hence
+    the tabu search (benchmarks/README.rst, "Descrambling", has the numbers).
     """
     rng = check_random_state(random_state)
     n = L.shape[0]
@@ -554,7 +548,7 @@ def permutation_descrambler(
               C_{\\mathrm{perm}[i], \\mathrm{perm}[k]},
 
     i.e. placing neuron ``perm[i]`` on node ``i``: **the descrambled layer is**
-    ``H[:, perm]``. Up to :data:`EXACT_MAX_NODES` neurons all ``n!`` permutations
+    ``H[:, perm]``. Up to 8 neurons all ``n!`` permutations
     are enumerated (exact; ties broken by the first in lexicographic order).
     Above, :func:`scipy.optimize.quadratic_assignment` (method ``"faq"``) runs
     from ``n_init + 2`` starts — the orthostochastic matrix ``P* o P*`` of the
@@ -565,8 +559,7 @@ def permutation_descrambler(
     NP-hard problem, never below :func:`descrambling_bound`, and never worse
     than the order the neurons came in (``perm = arange(n)``): a layer already
     in a good order is kept or improved. The search costs ``O(n |E| + n^2)`` per
-    tabu iteration (about 0.15 ms for 64 neurons on one CPU thread; about 0.6 s
-    in all with the defaults).
+    tabu iteration.
 
     Parameters
     ----------
@@ -587,9 +580,9 @@ def permutation_descrambler(
     laplacian : {"combinatorial", "normalized"}, default="combinatorial"
         Kind of Laplacian ``L``.
     n_init : int, default=8
-        Random FAQ restarts above :data:`EXACT_MAX_NODES` neurons.
+        Random FAQ restarts above 8 neurons.
     n_iter : int, default=1000
-        Tabu-search iterations above :data:`EXACT_MAX_NODES` neurons (0: FAQ
+        Tabu-search iterations above 8 neurons (0: FAQ
         only).
 
     Returns
@@ -621,7 +614,7 @@ def permutation_descrambler(
         ):
             raise ValueError(f"{name} must be a non-negative integer, got {value!r}.")
     n = L.shape[0]
-    if n <= EXACT_MAX_NODES:
+    if n <= _MAX_ENUMERATED_NODES:
         return _enumerate(C, L.toarray())
     return _qap(C, L, int(n_init), int(n_iter), random_state)
 

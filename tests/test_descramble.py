@@ -11,7 +11,7 @@ from scipy.stats import ortho_group
 
 from skgsr import GSRAutoencoder
 from skgsr.descramble import (
-    EXACT_MAX_NODES,
+    _MAX_ENUMERATED_NODES,
     NonUniqueDescramblerWarning,
     descramble,
     descrambling_bound,
@@ -153,7 +153,7 @@ def brute_force_minimum(H, A, center):
 )
 def test_permutation_descrambler_matches_brute_force(graph, center):
     n = graph.shape[0]
-    assert n <= EXACT_MAX_NODES
+    assert n <= _MAX_ENUMERATED_NODES
     H = correlated_activations(60, n, seed=n, offset=1.0)
     perm = permutation_descrambler(H, graph, center=center)
     assert sorted(perm) == list(range(n))

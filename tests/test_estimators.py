@@ -67,7 +67,91 @@ def test_fitted_attributes(Est, digits):
     Z = est.transform(X[:10])
     assert Z.shape == (10, 64) and Z.dtype == np.float32
     names = est.get_feature_names_out()
-    assert len(names) == 64 and names[0] == f"{Est.__name__.lower()}0"
+    assert len(names) == 64 and names[0] == "gsr_r0_c0" and names[-1] == "gsr_r7_c7"
+
+
+# ------------------------------------------------------------ feature names
+@pytest.mark.parametrize("Est", ESTIMATORS)
+def test_feature_names_out_name_the_grid_cell_of_each_column(Est, digits):
+    """Column j of transform is the neuron at row j // w, column j % w of the
+    activation maps ``transform(X).reshape(-1, *graph_shape_)``."""
+    X, y = digits
+    est = _fit(Est, X[:100], y[:100], max_iter=1, n_components=12, graph_shape=(3, 4))
+    names = list(est.get_feature_names_out())
+    assert names == [f"gsr_r{r}_c{c}" for r in range(3) for c in range(4)]
+    Z = est.transform(X[:5])
+    maps = Z.reshape(-1, *est.graph_shape_)
+    np.testing.assert_array_equal(maps[:, 2, 1], Z[:, names.index("gsr_r2_c1")])
+
+
+@pytest.mark.parametrize(
+    "params, expected",
+    [
+        ({"graph": "torus", "graph_shape": (4, 3)}, ["gsr_r0_c0", "gsr_r3_c2"]),
+        ({"graph": "rings", "graph_shape": (3, 4)}, ["gsr_r0_c0", "gsr_r2_c3"]),
+        ({"graph": "lines", "graph_shape": (2, 6)}, ["gsr_r0_c0", "gsr_r1_c5"]),
+        ({"graph": "ladder", "graph_shape": (2, 6)}, ["gsr_r0_c0", "gsr_r1_c5"]),
+        # one row: a path or a cycle has positions but no rows
+        ({"graph": "grid", "graph_shape": (1, 12)}, ["gsr_0", "gsr_11"]),
+        ({"graph": "ring"}, ["gsr_0", "gsr_11"]),
+        # trees and stars: the column is a heap index or a leaf number
+        ({"graph": "star", "graph_shape": (2, 6)}, ["gsr_0", "gsr_11"]),
+        # a given adjacency that is a grid (weights aside) has the grid's layout
+        (
+            {"graph": 2.5 * make_graph("grid", (3, 4)), "graph_shape": (3, 4)},
+            ["gsr_r0_c0", "gsr_r2_c3"],
+        ),
+        # the same adjacency laid out otherwise is no grid of that layout
+        (
+            {"graph": make_graph("grid", (3, 4)), "graph_shape": (4, 3)},
+            ["gsr_0", "gsr_11"],
+        ),
+        (
+            {"graph": "learned", "n_neighbors": 3, "graph_warmup": 0},
+            ["gsr_0", "gsr_11"],
+        ),
+    ],
+)
+def test_feature_names_out_follow_the_fitted_layout(params, expected, digits):
+    X, y = digits
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # learned: inactive neurons
+        est = _fit(
+            GSRClassifier, X[:100], y[:100], max_iter=1, n_components=12, **params
+        )
+    names = est.get_feature_names_out()
+    assert len(names) == 12 and names.dtype == object
+    assert [names[0], names[-1]] == expected
+
+
+def test_feature_names_out_use_the_fitted_graph_not_the_parameters(digits):
+    X, y = digits
+    est = _fit(GSRAutoencoder, X[:100], None, max_iter=1, n_components=12)
+    before = est.get_feature_names_out()
+    est.set_params(graph="ring", n_components=16)
+    np.testing.assert_array_equal(est.get_feature_names_out(), before)
+    assert before[-1] == "gsr_r2_c3"
+
+
+def test_feature_names_out_errors(digits):
+    pd = pytest.importorskip("pandas")
+    from sklearn.exceptions import NotFittedError
+
+    X, y = digits
+    with pytest.raises(NotFittedError):
+        GSRClassifier().get_feature_names_out()
+    frame = pd.DataFrame(X[:100], columns=[f"px{i}" for i in range(64)])
+    est = _fit(GSRClassifier, frame, y[:100], max_iter=1, n_components=4)
+    assert list(est.get_feature_names_out(frame.columns)) == [
+        "gsr_r0_c0",
+        "gsr_r0_c1",
+        "gsr_r1_c0",
+        "gsr_r1_c1",
+    ]
+    with pytest.raises(ValueError, match="input_features is not equal"):
+        est.get_feature_names_out([f"other{i}" for i in range(64)])
+    out = est.set_output(transform="pandas").transform(frame)
+    assert list(out.columns) == list(est.get_feature_names_out())
 
 
 @pytest.mark.parametrize("Est", ESTIMATORS)
@@ -171,35 +255,36 @@ def test_sample_weight_zero_ignores_samples(digits):
 
 # --------------------------------------------------------------- regularizer
 def test_regularizer_smooths_the_autoencoder_layer(digits):
-    """Digits, 8x8 grid: alpha=1e-2 lowers the scale-free Dirichlet energy 3x+.
+    """Digits, 8x8 grid: alpha=1e-3 lowers the scale-free Dirichlet energy 2.5x+
+    at nearly the same reconstruction error.
 
-    Measured (40 epochs, seed 0): centred Rayleigh quotient 3.82 at alpha=0 vs
-    0.96 at alpha=1e-2 (random arrangement: 3.56); reconstruction MSE 0.0060 vs
-    0.0128.
+    Measured (40 epochs, seed 0): centred Rayleigh quotient 3.70 at alpha=0 vs
+    1.30 at alpha=1e-3 (random arrangement: 3.56); reconstruction MSE 0.0030 vs
+    0.0032.
     """
     X, _ = digits
     L = laplacian(make_graph("grid", (8, 8))).toarray()
     plain = GSRAutoencoder(alpha=0.0, max_iter=40, random_state=0).fit(X)
-    smooth = GSRAutoencoder(alpha=1e-2, max_iter=40, random_state=0).fit(X)
+    smooth = GSRAutoencoder(alpha=1e-3, max_iter=40, random_state=0).fit(X)
     e_plain = centred_rayleigh(plain.transform(X), L)
     e_smooth = centred_rayleigh(smooth.transform(X), L)
-    assert e_plain > 3 * e_smooth, (e_plain, e_smooth)
-    # the reconstruction stays in the same regime (well below the mean-image MSE
+    assert e_plain > 2.5 * e_smooth, (e_plain, e_smooth)
+    # the reconstruction stays in the same regime (far below the mean-image MSE
     # of 0.107)
-    assert -smooth.score(X) < 3 * -plain.score(X)
-    assert -smooth.score(X) < 0.02
+    assert -smooth.score(X) < 1.5 * -plain.score(X)
+    assert -smooth.score(X) < 0.01
     # the penalty curve reports what the penalty is
     assert smooth.penalty_curve_[-1] < plain.penalty_curve_[-1]
 
 
 def test_regularizer_smooths_the_classifier_layer_at_equal_accuracy(digits):
-    """Measured (40 epochs, seed 0): centred Rayleigh 3.47 -> 1.25; test accuracy
-    0.962 -> 0.976."""
+    """Measured (40 epochs, seed 0, alpha=0.1): centred Rayleigh 3.52 -> 1.20;
+    test accuracy 0.976 -> 0.984."""
     X, y = digits
     X_tr, X_te, y_tr, y_te = train_test_split(X, y, random_state=0, stratify=y)
     L = laplacian(make_graph("grid", (8, 8))).toarray()
     plain = GSRClassifier(alpha=0.0, max_iter=40, random_state=0).fit(X_tr, y_tr)
-    smooth = GSRClassifier(alpha=1e-2, max_iter=40, random_state=0).fit(X_tr, y_tr)
+    smooth = GSRClassifier(alpha=0.1, max_iter=40, random_state=0).fit(X_tr, y_tr)
     e_plain = centred_rayleigh(plain.transform(X_te), L)
     e_smooth = centred_rayleigh(smooth.transform(X_te), L)
     assert e_plain > 2.5 * e_smooth, (e_plain, e_smooth)

@@ -242,3 +242,40 @@ def test_inactive_neurons_are_not_reported_when_alpha_is_zero(digits):
     assert not [w for w in record if "did not vary" in str(w.message)]
     with pytest.warns(UserWarning, match="did not vary"):
         GSRAutoencoder(alpha=1e-3, **params).fit(X - 100.0)
+
+
+@pytest.mark.parametrize("scale_alpha", [True, False])
+def test_loss_is_task_loss_plus_alpha_times_scale_times_penalty(digits, scale_alpha):
+    X, _ = digits
+    ae = GSRAutoencoder(
+        n_components=16, alpha=0.5, scale_alpha=scale_alpha, max_iter=3, random_state=0
+    ).fit(X)
+    # the unit: the MSE of predicting each feature's mean
+    assert ae.loss_scale_ == pytest.approx(np.var(X, axis=0).mean(), rel=1e-5)
+    weight = 0.5 * (ae.loss_scale_ if scale_alpha else 1.0)
+    for record in ae.history_:
+        expected = record["task_loss"] + weight * record["penalty"]
+        assert record["loss"] == pytest.approx(expected, rel=1e-5)
+
+
+def test_loss_scale_of_each_estimator(digits):
+    X, y = digits
+    w = np.random.RandomState(0).rand(len(y))
+    reg = GSRRegressor(n_components=4, max_iter=1).fit(X, y * 10.0, sample_weight=w)
+    mean = np.average(y * 10.0, weights=w)
+    expected = np.average((y * 10.0 - mean) ** 2, weights=w)
+    assert reg.loss_scale_ == pytest.approx(expected, rel=1e-5)
+    assert GSRClassifier(n_components=4, max_iter=1).fit(X, y).loss_scale_ == 1.0
+    import scipy.sparse as sp
+
+    sparse = GSRAutoencoder(n_components=4, max_iter=1).fit(sp.csr_matrix(X))
+    assert sparse.loss_scale_ == pytest.approx(np.var(X, axis=0).mean(), rel=1e-5)
+
+
+def test_partial_fit_keeps_the_unit_of_its_first_call(digits):
+    X, _ = digits
+    ae = GSRAutoencoder(n_components=4)
+    ae.partial_fit(X)
+    first = ae.loss_scale_
+    ae.partial_fit(X * 3.0)
+    assert ae.loss_scale_ == first
