@@ -23,11 +23,13 @@ COMMON_PARAMETERS = """
         None: an MLP through ``hidden_layer_sizes`` with ``activation``. An
         encoder replaces that MLP, so ``hidden_layer_sizes`` is then ignored by
         the encoder (the autoencoder's decoder still runs through
-        ``reversed(hidden_layer_sizes)``). Pass a class or a module-level
-        function, not an instance (each fit builds its own network), nor a
-        lambda if the estimator is to be pickled. :func:`skgsr.save` stores
-        the encoder's weights but not its code: :func:`skgsr.load` takes
-        ``encoder=`` to rebuild it.
+        ``reversed(hidden_layer_sizes)``), and the encoder keeps its own
+        initialization (the estimators' layers start Glorot-uniform). Pass a
+        class or a module-level function, not an instance (each fit builds its
+        own network), nor a lambda if the estimator is to be pickled.
+        :func:`skgsr.save` stores the encoder's weights but not its code:
+        :func:`skgsr.load` takes ``encoder=`` to rebuild it (see
+        :ref:`networks`).
     graph : str, array-like, scipy sparse matrix or networkx.Graph, default="grid"
         The graph over the structured neurons: a name of
         :func:`skgsr.graphs.make_graph` (``"grid"``, ``"torus"``, ``"line"``,
