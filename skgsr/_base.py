@@ -726,10 +726,10 @@ class BaseGSR(TransformerMixin, BaseEstimator):
         state.module.train()
         order = torch.randperm(data.n_samples, generator=state.generator)
         meter = LossMeter(eager=state.device.type == "cpu")
-        monitor = None
+        state.monitor = None
         if self.alpha == 0 and state.penalty_applied:
             # the penalty is measured for penalty_curve_, not trained on
-            monitor = PenaltyMonitor(state.regularizer.penalty_)
+            state.monitor = PenaltyMonitor(state.regularizer.penalty_)
         for start in range(0, data.n_samples, batch_size):
             index = order[start : start + batch_size]
             xb = data.take(index)
@@ -737,11 +737,12 @@ class BaseGSR(TransformerMixin, BaseEstimator):
             wb = None if weights is None else weights[index.to(weights.device)]
             if wb is not None and not wb.sum() > 0:
                 continue  # a batch of zero-weight samples teaches nothing
-            losses = self._train_step(state, xb, tb, wb, monitor)
+            losses = self._train_step(state, xb, tb, wb)
             loss = meter.add(*losses, len(index))
             if loss is not None and not math.isfinite(loss):
                 self._raise_divergence(loss, state)
         state.generator_state = state.generator.get_state()
+        monitor, state.monitor = state.monitor, None
         loss, task_loss, penalty = meter.means(
             data.n_samples, None if monitor is None else monitor.result()
         )
@@ -751,7 +752,7 @@ class BaseGSR(TransformerMixin, BaseEstimator):
             penalty = float("nan")
         return loss, task_loss, penalty
 
-    def _train_step(self, state, xb, tb, wb, monitor=None):
+    def _train_step(self, state, xb, tb, wb):
         """Forward, loss, backward and optimizer step on one minibatch.
 
         Returns the detached objective, task loss and penalty (without
@@ -767,8 +768,8 @@ class BaseGSR(TransformerMixin, BaseEstimator):
         penalty = state.regularizer.penalty(wb)
         raw = state.regularizer.last_penalty_
         loss = task_loss if raw is None else task_loss + penalty
-        if monitor is not None:
-            monitor.add(z, wb)
+        if state.monitor is not None:
+            state.monitor.add(z, wb)
         state.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         state.optimizer.step()
@@ -847,8 +848,9 @@ class BaseGSR(TransformerMixin, BaseEstimator):
             return
         in_warmup = not state.penalty_applied and not incremental
         if regularizer.adjacency_ is None or in_warmup:
-            # the graph of the network as it is (partial_fit builds one only once)
-            regularizer.update_graph(self._encode_sample(state, data))
+            # the graph of the network as it is (partial_fit builds one only
+            # once), outside the schedule: a continued fit still rebuilds
+            regularizer.update_graph(self._encode_sample(state, data), False)
         if in_warmup:
             warn(
                 f"The fit ended after {state.n_iter} epoch(s), within the learned "

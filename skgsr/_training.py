@@ -392,6 +392,7 @@ class LearnedGraph:
         self.history = []
         self.history_epochs = []
         self.inactive = None
+        self._scheduled_at = None
 
     @property
     def warmed_up(self):
@@ -403,7 +404,7 @@ class LearnedGraph:
         """Whether the schedule asks for a new graph before the next epoch."""
         if not self.warmed_up:
             return False
-        if self.history_epochs and self.history_epochs[-1] == self.n_epochs:
+        if self._scheduled_at == self.n_epochs:
             return False  # already rebuilt at this point of the schedule
         return (self.n_epochs - self.warmup) % self.update_interval == 0
 
@@ -411,22 +412,31 @@ class LearnedGraph:
         """Count one finished epoch."""
         self.n_epochs += 1
 
-    def rebuild(self, activations):
-        """A new kNN co-activation graph from ``activations`` (samples x neurons)."""
-        adjacency, inactive = graphs.coactivation_graph(
+    def build(self, activations):
+        """A kNN co-activation graph from ``activations`` (samples x neurons).
+
+        Returns ``(adjacency, inactive)``, the mask of the neurons left out;
+        :meth:`record` it once it is in use.
+        """
+        return graphs.coactivation_graph(
             activations,
             n_neighbors=self.n_neighbors,
             metric=self.metric,
             kernel=self.kernel,
             return_inactive=True,
         )
+
+    def record(self, adjacency, inactive, scheduled=True):
+        """Add a graph in use to the history; ``scheduled=False`` for a graph
+        built outside the schedule, which leaves the next rebuild due."""
         self.inactive = np.flatnonzero(inactive)
         self.n_updates += 1
         self.history.append(adjacency)
         self.history_epochs.append(self.n_epochs)
         del self.history[: -self.history_size]
         del self.history_epochs[: -self.history_size]
-        return adjacency
+        if scheduled:
+            self._scheduled_at = self.n_epochs
 
     def fitted_attributes(self):
         """The estimator attributes that describe the learned graph."""
@@ -471,6 +481,7 @@ class TrainState:
     validation_scores: list | None = None
     best_validation_score: float | None = None
     generator_state: torch.Tensor | None = None  # after the last finished epoch
+    monitor: PenaltyMonitor | None = None  # measures the penalty when alpha=0
     penalty_applied: bool = False  # the penalty was on in the last epoch
 
     @property

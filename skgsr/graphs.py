@@ -330,7 +330,9 @@ def check_adjacency(graph, n_nodes=None, *, name="graph"):
     Returns
     -------
     adjacency : scipy.sparse.csr_array of shape (n_nodes, n_nodes)
-        float64, explicit zeros and the diagonal removed, sorted indices.
+        float64, explicit zeros and the diagonal removed, sorted indices,
+        exactly symmetric. A graph already in that form is returned as it is
+        (the same object), so that checking a checked graph copies nothing.
 
     Raises
     ------
@@ -436,7 +438,21 @@ def check_adjacency(graph, n_nodes=None, *, name="graph"):
     # exact symmetry, so that edge lists built from the upper triangle are faithful
     adjacency = sp.csr_array((adjacency + adjacency.T) * 0.5)
     adjacency.sort_indices()
+    if _same_csr(graph, adjacency):
+        return graph  # already canonical: the caller's object, not a copy
     return adjacency
+
+
+def _same_csr(a, b):
+    """Whether ``a`` is a CSR array holding exactly ``b`` (same arrays)."""
+    return (
+        isinstance(a, sp.csr_array)
+        and a.dtype == b.dtype
+        and a.shape == b.shape
+        and np.array_equal(a.indptr, b.indptr)
+        and np.array_equal(a.indices, b.indices)
+        and np.array_equal(a.data, b.data)
+    )
 
 
 # --------------------------------------------------------------------------- #

@@ -623,7 +623,7 @@ graph_kernel, graph_metric
         """Whether a learned graph's schedule asks for a new graph now."""
         return self.learned_ is not None and self.learned_.update_due
 
-    def update_graph(self, activations):
+    def update_graph(self, activations, scheduled=True):
         """Build the learned graph from activations and use it from now on.
 
         Parameters
@@ -631,6 +631,10 @@ graph_kernel, graph_metric
         activations : array-like or torch.Tensor of shape (n_samples, n_nodes)
             The layer's activations on some training samples (each column a
             unit, a point of the kNN graph).
+        scheduled : bool, default=True
+            This is the rebuild the schedule asked for (:attr:`update_due`
+            becomes False). False: a graph built outside the schedule (e.g. to
+            look at it), which leaves a due rebuild due.
 
         Returns
         -------
@@ -657,11 +661,12 @@ graph_kernel, graph_metric
                 f"activations have {activations.shape[1]} columns but the layer has "
                 f"{self.n_nodes_} units."
             )
-        adjacency = self.learned_.rebuild(activations)
+        adjacency, inactive = self.learned_.build(activations)
         if self.penalty_ is None:
             self.penalty_ = self.make_penalty(adjacency)
         else:
             self.penalty_.set_graph(adjacency)
+        self.learned_.record(self.penalty_.adjacency, inactive, scheduled)
         inactive = self.learned_.inactive
         if (
             self._warn_inactive

@@ -18,6 +18,23 @@ EXPECTED_FAILED_CHECKS = {
     "check_sample_weight_equivalence_on_dense_data": _SAMPLE_WEIGHT_REASON,
     "check_sample_weight_equivalence_on_sparse_data": _SAMPLE_WEIGHT_REASON,
 }
+# The classifier's probabilities of a row computed alone and within a batch go
+# through different float32 BLAS kernels (a matrix-vector against a matrix-matrix
+# product): they agree to a few 1e-7 (measured: 2e-7 with the Glorot
+# initialization), not to the check's atol=1e-7. predict agrees exactly.
+_SUBSET_REASON = (
+    "float32 inference: one row alone and in a batch differ by ~2e-7 in "
+    "probability (different BLAS kernels), above the check's atol=1e-7."
+)
+
+
+def _expected_failed_checks(estimator):
+    if isinstance(estimator, GSRClassifier):
+        return {
+            **EXPECTED_FAILED_CHECKS,
+            "check_methods_subset_invariance": _SUBSET_REASON,
+        }
+    return EXPECTED_FAILED_CHECKS
 
 
 class UserEncoder(nn.Module):
@@ -39,7 +56,7 @@ class UserEncoder(nn.Module):
         GSRRegressor(),
         GSRClassifier(encoder=UserEncoder),
     ],
-    expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS,
+    expected_failed_checks=_expected_failed_checks,
 )
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_sklearn_compatible(estimator, check):

@@ -605,3 +605,14 @@ def test_graph_modules_import_and_run_without_torch():
     )
     assert done.returncode == 0, done.stderr
     assert "estimators need torch" in done.stdout
+
+
+def test_check_adjacency_returns_a_canonical_graph_itself():
+    """Checking a checked graph copies nothing: the same object comes back, so
+    that a graph kept in a history is the very graph the penalty uses."""
+    A = check_adjacency(np.array([[0, 2.0, 0], [2.0, 0, 1], [0, 1, 0]]))
+    assert check_adjacency(A) is A
+    single = A.astype(np.float32)  # valid, not canonical: a float64 copy back
+    checked = check_adjacency(single)
+    assert checked is not single and checked.dtype == np.float64
+    assert (checked != A).nnz == 0

@@ -13,7 +13,7 @@ from sklearn.model_selection import GridSearchCV
 from torch import nn
 
 from skgsr import GSRAutoencoder, GSRClassifier, GSRRegressor
-from skgsr import _base as base
+from skgsr import _torch_utils as base
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
