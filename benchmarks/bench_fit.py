@@ -11,9 +11,12 @@ timed side by side in one run:
   the optimizer skgsr uses (``fused=True`` where torch supports it on the
   device), so that its ratio isolates skgsr's own overhead; ``plain_grid``
   adds skgsr's ``GraphPenalty`` (8x8 grid, ``alpha=1e-3``) to that loop: the
-  floor for ``skgsr_grid``; ``plain_glorot`` is ``plain_fused`` initialised
-  as scikit-learn's MLP initialises (Glorot uniform), to tell the effect of the
-  initialisation on accuracy from that of the rest.
+  floor for ``skgsr_grid``; ``plain_hook`` is ``plain_grid`` with the penalty
+  from a :class:`skgsr.nn.GraphRegularizer` hooked on the layer instead of
+  computed by hand, to measure what the hook costs; ``plain_glorot`` is
+  ``plain_fused`` initialised as scikit-learn's MLP initialises (Glorot
+  uniform), to tell the effect of the initialisation on accuracy from that of
+  the rest.
 - ``skgsr_alpha0``: ``GSRClassifier(alpha=0)`` (the penalty is measured for
   ``penalty_curve_`` but not trained on);
 - ``skgsr_grid``: ``GSRClassifier(alpha=1e-3)`` with the grid penalty;
@@ -37,6 +40,11 @@ Run from the repository root::
     PYTHONPATH=. python benchmarks/bench_fit.py --out benchmarks/results/bench_fit.json
     PYTHONPATH=. python benchmarks/bench_fit.py --quick          # seconds (CI)
     PYTHONPATH=. python benchmarks/bench_fit.py --profile digits # cProfile of skgsr
+    PYTHONPATH=. python benchmarks/bench_fit.py --width 1024 \
+        --contenders plain plain_fused plain_grid plain_hook   # the hook's cost
+
+``--width`` sets the structured layer (the grid is the most square one of that
+many units: 32x32 for 1024).
 
 Ratios are the claim; absolute times depend on the machine and its load.
 """
@@ -68,6 +76,7 @@ CONTENDERS = (
     "plain",
     "plain_fused",
     "plain_grid",
+    "plain_hook",
     "plain_glorot",
     "skgsr_alpha0",
     "skgsr_grid",
@@ -134,17 +143,20 @@ def glorot_(module):
     return module
 
 
-def plain_loop(X, y, epochs, seed, fused=False, alpha=0.0, init=None):
+def plain_loop(X, y, epochs, seed, fused=False, alpha=0.0, init=None, hook=False):
     """The floor: the arithmetic of the fit and nothing else.
 
     With ``alpha > 0`` the loop adds skgsr's :class:`~skgsr.penalty.GraphPenalty`
-    on the 64 neurons (8x8 grid), as a user of the penalty alone would.
+    on the structured neurons (a grid), as a user of the penalty alone would;
+    with ``hook=True`` the same penalty comes from a
+    :class:`~skgsr.nn.GraphRegularizer` on the body's last layer.
     """
     import torch
     import torch.nn.functional as F
 
     from skgsr._torch_utils import fused_optimizer_kwargs
-    from skgsr.graphs import make_graph
+    from skgsr.graphs import infer_grid_shape, make_graph
+    from skgsr.nn import GraphRegularizer
     from skgsr.penalty import GraphPenalty
 
     torch.manual_seed(seed)
@@ -152,7 +164,9 @@ def plain_loop(X, y, epochs, seed, fused=False, alpha=0.0, init=None):
     if init is not None:
         init(module)
     body, head = module
-    penalty = GraphPenalty(make_graph("grid", (8, 8))) if alpha > 0 else None
+    grid = make_graph("grid", infer_grid_shape(N_COMPONENTS))
+    penalty = GraphPenalty(grid) if alpha > 0 and not hook else None
+    regularizer = GraphRegularizer(body[-1], grid, alpha=alpha) if hook else None
     extra = fused_optimizer_kwargs(torch.device("cpu")) if fused else {}
     optimizer = torch.optim.Adam(module.parameters(), lr=LEARNING_RATE, **extra)
     X_t, y_t = torch.from_numpy(X), torch.from_numpy(y)
@@ -163,7 +177,9 @@ def plain_loop(X, y, epochs, seed, fused=False, alpha=0.0, init=None):
         for start in range(0, len(X_t), BATCH_SIZE):
             index = order[start : start + BATCH_SIZE]
             xb = X_t.index_select(0, index)
-            if penalty is None:
+            if regularizer is not None:
+                loss = F.cross_entropy(module(xb), y_t[index]) + regularizer.penalty()
+            elif penalty is None:
                 loss = F.cross_entropy(module(xb), y_t[index])
             else:
                 z = body(xb)
@@ -246,6 +262,9 @@ def contender(name):
         "plain": lambda X, y, e, s: plain_loop(X, y, e, s),
         "plain_fused": lambda X, y, e, s: plain_loop(X, y, e, s, fused=True),
         "plain_grid": lambda X, y, e, s: plain_loop(X, y, e, s, True, alpha=1e-3),
+        "plain_hook": lambda X, y, e, s: plain_loop(
+            X, y, e, s, True, alpha=1e-3, hook=True
+        ),
         "plain_glorot": lambda X, y, e, s: plain_loop(X, y, e, s, True, init=glorot_),
         "skgsr_alpha0": lambda X, y, e, s: skgsr_fit(X, y, e, s, alpha=0.0),
         "skgsr_grid": lambda X, y, e, s: skgsr_fit(X, y, e, s, alpha=1e-3),
@@ -323,6 +342,7 @@ def format_table(rows):
 
 
 def main(argv=None):
+    global N_COMPONENTS  # --width: the structured layer of every contender
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny run (seconds)")
     parser.add_argument("--threads", type=int, default=1, help="torch/BLAS threads")
@@ -333,8 +353,12 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, help="override the epochs per fit")
     parser.add_argument("--repeats", type=int, help="override the repetitions")
     parser.add_argument("--profile", choices=list(FULL), help="profile skgsr only")
+    parser.add_argument(
+        "--width", type=int, default=N_COMPONENTS, help="structured layer width"
+    )
     parser.add_argument("--out", help="write the results to this JSON file")
     args = parser.parse_args(argv)
+    N_COMPONENTS = args.width
     # before torch and numpy start their thread pools; skgsr honours it too
     os.environ["OMP_NUM_THREADS"] = str(args.threads)
     import torch
@@ -374,6 +398,7 @@ def main(argv=None):
             "sklearn": sklearn.__version__,
             "loadavg": os.getloadavg() if hasattr(os, "getloadavg") else None,
             "quick": args.quick,
+            "width": args.width,
         }
         with open(args.out, "w") as f:
             json.dump({"meta": meta, "configs": configs, "results": rows}, f, indent=1)

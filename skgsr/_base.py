@@ -90,6 +90,7 @@ class _StructuredLayerRegularizer(GraphRegularizer):
 _ARCHITECTURE_PARAMS = (
     "n_components",
     "hidden_layer_sizes",
+    "encoder",
     "activation",
     "embedding_activation",
 )
@@ -142,6 +143,8 @@ class BaseGSR(TransformerMixin, BaseEstimator):
             "array-like",
             Interval(Integral, 1, None, closed="left"),
         ],
+        # an nn.Module class or a function n_features -> nn.Module
+        "encoder": [None, callable],
         **PARAMETER_CONSTRAINTS,
         "scale_alpha": ["boolean"],
         "activation": [StrOptions(set(ACTIVATIONS))],
@@ -169,6 +172,7 @@ class BaseGSR(TransformerMixin, BaseEstimator):
         n_components=64,
         *,
         hidden_layer_sizes=(128,),
+        encoder=None,
         graph="grid",
         graph_shape=None,
         filter="laplacian",
@@ -203,6 +207,7 @@ class BaseGSR(TransformerMixin, BaseEstimator):
     ):
         self.n_components = n_components
         self.hidden_layer_sizes = hidden_layer_sizes
+        self.encoder = encoder
         self.graph = graph
         self.graph_shape = graph_shape
         self.filter = filter
@@ -338,11 +343,63 @@ class BaseGSR(TransformerMixin, BaseEstimator):
             )
         return [int(s) for s in sizes]
 
+    def _build_encoder(self, n_features):
+        """The module from the input to the structured layer, and its output width."""
+        if self.encoder is None:
+            hidden = self._hidden_sizes()
+            encoder = make_mlp([n_features, *hidden], self.activation, self.activation)
+            return encoder, hidden[-1] if hidden else n_features
+        encoder = self._user_encoder(n_features)
+        return encoder, self._encoder_width(encoder, n_features)
+
+    def _user_encoder(self, n_features):
+        """``encoder(n_features)``, checked to be a module the estimator owns."""
+        name = getattr(self.encoder, "__name__", type(self.encoder).__name__)
+        if isinstance(self.encoder, torch.nn.Module):
+            raise TypeError(
+                f"encoder must be an nn.Module class or a function n_features -> "
+                f"nn.Module, not a module instance ({name}): every fit (and every "
+                "clone in a grid search) builds its own network. Pass the class, "
+                "e.g. encoder=MyEncoder, or encoder=lambda n: MyEncoder(n, ...)."
+            )
+        encoder = self.encoder(n_features)
+        if not isinstance(encoder, torch.nn.Module):
+            raise TypeError(
+                f"encoder({n_features}) must return a torch.nn.Module; {name} "
+                f"returned an object of type {type(encoder).__name__}."
+            )
+        return encoder
+
+    def _encoder_width(self, encoder, n_features):
+        """The encoder's output width, from a forward pass of a zero batch.
+
+        On the default device (the CPU in a fit, before the network moves to
+        ``device``; the meta device when a model file is checked), in evaluation
+        mode so that batch-norm statistics are not touched.
+        """
+        name = type(encoder).__name__
+        try:
+            with torch.no_grad(), evaluation_mode(encoder):
+                output = encoder(torch.zeros(2, n_features))
+        except Exception as exc:
+            raise ValueError(
+                f"The encoder ({name}) failed on a batch of shape (2, {n_features}) "
+                f"(n_features_in_={n_features}): {type(exc).__name__}: {exc}. It "
+                "must map (batch, n_features) float32 inputs to (batch, width)."
+            ) from exc
+        if not isinstance(output, torch.Tensor) or output.ndim != 2:
+            shape = tuple(output.shape) if isinstance(output, torch.Tensor) else None
+            raise ValueError(
+                f"The encoder ({name}) must return a (batch, width) tensor; on a "
+                f"batch of shape (2, {n_features}) it returned "
+                f"{shape if shape else type(output).__name__}. End it with "
+                "nn.Flatten() to feed maps to the structured layer."
+            )
+        return output.shape[1]
+
     def _initialize_module(self, n_features, n_outputs, graph_shape):
         """Build the network (weights seeded by the caller)."""
-        hidden = self._hidden_sizes()
-        encoder = make_mlp([n_features, *hidden], self.activation, self.activation)
-        width = hidden[-1] if hidden else n_features
+        encoder, width = self._build_encoder(n_features)
         structured = make_mlp(
             [width, self.n_components], self.activation, self._embedding_activation()
         )

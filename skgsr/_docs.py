@@ -13,6 +13,23 @@ COMMON_PARAMETERS = """
     hidden_layer_sizes : array-like of int, default=(128,)
         Widths of the hidden layers between the input and the structured layer
         (mirrored in the autoencoder's decoder).
+    encoder : torch.nn.Module class or callable, default=None
+        A network of your own from the input to the structured layer:
+        ``encoder(n_features)`` must return a :class:`torch.nn.Module` mapping
+        float32 inputs of shape ``(batch, n_features)`` to ``(batch, width)``
+        (end a convolutional encoder with ``nn.Flatten()``). ``width`` is read
+        from a forward pass of a batch of zeros, and the structured layer
+        (``Linear(width, n_components)`` and ``embedding_activation``) follows.
+        None: an MLP through ``hidden_layer_sizes`` with ``activation``. An
+        encoder replaces that MLP, so ``hidden_layer_sizes`` is then ignored by
+        the encoder (the autoencoder's decoder still runs through
+        ``reversed(hidden_layer_sizes)``), and the encoder keeps its own
+        initialization (the estimators' layers start Glorot-uniform). Pass a
+        class or a module-level function, not an instance (each fit builds its
+        own network), nor a lambda if the estimator is to be pickled.
+        :func:`skgsr.save` stores the encoder's weights but not its code:
+        :func:`skgsr.load` takes ``encoder=`` to rebuild it (see
+        :ref:`networks`).
     graph : str, array-like, scipy sparse matrix or networkx.Graph, default="grid"
         The graph over the structured neurons: a name of
         :func:`skgsr.graphs.make_graph` (``"grid"``, ``"torus"``, ``"line"``,

@@ -8,7 +8,9 @@ only and is read without unpickling code:
   skgsr's estimators, looked up in a fixed table, never imported by name), its
   hyperparameters as set when it was saved, and, for a fitted estimator, the
   hyperparameters it was fitted with and its fitted attributes, as strict JSON
-  (non-finite floats, tuples, arrays... as small tagged objects);
+  (non-finite floats, tuples, arrays... as small tagged objects). A user
+  ``encoder`` is code: the file records its name only (``{"$code": name}``),
+  and :func:`load` takes the encoder from its caller;
 - ``tensors.pt``: the network's weights, the optimizer's state and every array,
   written by :func:`torch.save` and read by :func:`torch.load` with
   ``weights_only=True``, whose unpickler only rebuilds tensors and plain
@@ -52,8 +54,10 @@ from .penalty import EXACT_MAX_NODES, largest_eigenvalue
 __all__ = ["FORMAT_VERSION", "ModelFileError", "load", "save"]
 
 #: Version of the file layout written by :func:`save`; :func:`load` reads this
-#: version and older ones. Version 2 added the fitted hyperparameters.
-FORMAT_VERSION = 2
+#: version and older ones. Version 2 added the fitted hyperparameters, version 3
+#: the record of a user ``encoder``.
+FORMAT_VERSION = 3
+_CODE = "$code"
 
 _FORMAT_NAME = "skgsr.model"
 _JSON_NAME = "skgsr.json"
@@ -108,6 +112,10 @@ class ModelFileError(ValueError):
 
 class _Invalid(ValueError):
     """A value of a file that is not what save writes (turned into ModelFileError)."""
+
+
+class _EncoderUnusable(ValueError):
+    """The caller's encoder cannot be checked against a file (not the file's fault)."""
 
 
 # --------------------------------------------------------------------------- #
@@ -629,6 +637,8 @@ def _architecture(module):
 def _check_fitted_architecture(estimator, fit_params):
     """Refuse to save a network that its fitted hyperparameters do not describe."""
     twin = _fitted_twin(type(estimator), fit_params)
+    if twin.encoder is not None:  # a file load could not check is not written
+        _probe_encoder(twin, estimator.n_features_in_)
     try:
         with torch.device("meta"):
             skeleton = twin._initialize_module(
@@ -669,7 +679,9 @@ def save(estimator, path):
         scipy sparse adjacency (stored as CSR), a ``networkx.Graph`` (stored as its
         weighted adjacency in ``graph.nodes`` order, with the node labels when
         they are strings or ints; other node and edge attributes are dropped), a
-        ``RandomState``... A callable ``filter`` is code, and is refused.
+        ``RandomState``... A callable ``filter`` is code, and is refused. A
+        user ``encoder`` is code too: the file stores its weights and its name,
+        never its code, and :func:`load` needs ``encoder=`` to rebuild it.
     path : str, os.PathLike or binary file object
         Where to write (``.skgsr`` is a good suffix). Its folder must exist.
 
@@ -682,7 +694,9 @@ def save(estimator, path):
         fitted attributes (load would refuse it).
     ValueError
         If the fitted network does not match the hyperparameters it was fitted
-        with (a warm start after ``set_params`` changed the architecture).
+        with (a warm start after ``set_params`` changed the architecture), or
+        if the user ``encoder`` cannot run on PyTorch's meta device, where
+        :func:`load` checks it against the stored weights.
     FileNotFoundError, IsADirectoryError
         If ``path`` is in a folder that does not exist, or is a folder.
 
@@ -708,10 +722,7 @@ def save(estimator, path):
     target = _check_save_path(path)
     encoder = _Encoder()
     current = estimator.get_params(deep=False)
-    params = {
-        name: encoder.encode(value, f"parameter {name}")
-        for name, value in current.items()
-    }
+    params = _encode_params(encoder, current, "parameter")
     fitted = None
     payload = {}
     module = getattr(estimator, _MODULE, None)
@@ -739,10 +750,7 @@ def save(estimator, path):
         fitted = {
             "device": str(module_device(module)),
             "n_outputs": _n_outputs(estimator),
-            "params": {
-                name: encoder.encode(value, f"fitted parameter {name}")
-                for name, value in fit_params.items()
-            },
+            "params": _encode_params(encoder, fit_params, "fitted parameter"),
             "penalty": None if penalty is None else {"lmax": penalty.lmax},
             "attributes": attributes,
         }
@@ -764,6 +772,34 @@ def save(estimator, path):
     buffer = io.BytesIO()
     torch.save(payload, buffer)
     _write_archive(target, text, buffer.getvalue())
+
+
+def _encode_params(encoder, params, what):
+    """Hyperparameters as JSON; a user encoder, being code, by its name only."""
+    encoded = {}
+    for name, value in params.items():
+        if name == "encoder" and value is not None:
+            encoded[name] = {_CODE: _code_name(value)}
+        else:
+            encoded[name] = encoder.encode(value, f"{what} {name}")
+    return encoded
+
+
+def _recorded_encoders(params, fitted):
+    """The names of the user encoders a document records (JSON as written)."""
+    fitted_params = fitted.get("params") if isinstance(fitted, dict) else None
+    names = []
+    for encoded in (params, fitted_params):
+        record = encoded.get("encoder") if isinstance(encoded, dict) else None
+        if isinstance(record, dict) and isinstance(record.get(_CODE), str):
+            names.append(record[_CODE][:200])
+    return names
+
+
+def _code_name(code):
+    name = getattr(code, "__qualname__", None) or type(code).__qualname__
+    module = getattr(code, "__module__", None)
+    return f"{module}.{name}" if module else name
 
 
 def _skgsr_version():
@@ -998,7 +1034,7 @@ def _target_device(fitted_device, map_location):
     return resolve_device(map_location)
 
 
-def load(path, map_location=None):
+def load(path, map_location=None, encoder=None):
     """Read an estimator written by :func:`save`, without running code from the file.
 
     The file is checked before anything is built from it: its size, that it
@@ -1015,6 +1051,13 @@ def load(path, map_location=None):
         this machine has that device, else on the CPU (a model fitted on a GPU
         loads on a CPU-only machine); ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or
         ``"auto"`` choose.
+    encoder : torch.nn.Module class or callable, default=None
+        For a model fitted with a user ``encoder`` (required then, refused
+        otherwise): the encoder it was fitted with. The file holds its weights
+        but not its code; it is rebuilt with ``encoder(n_features_in_)`` and
+        its layers checked against the stored weights (built first on the meta
+        device, shapes without memory). It becomes the ``encoder``
+        hyperparameter of the loaded estimator.
 
     Returns
     -------
@@ -1031,9 +1074,14 @@ def load(path, map_location=None):
         A :class:`ValueError`: the file is not an skgsr model file (a pickle,
         for instance: it is refused, never unpickled), was written by a newer
         skgsr, is damaged or crafted, or exceeds the bounds load puts on what a
-        file may make it spend (see the user guide).
+        file may make it spend (see the user guide), or its weights do not fit
+        the ``encoder`` given.
     ValueError
-        If ``map_location`` is not a device of this machine.
+        If ``map_location`` is not a device of this machine, if the file
+        records a user encoder and ``encoder`` is not given (the message says
+        how to call load), or ``encoder`` is given for a model without one.
+    TypeError
+        If ``encoder`` is not a class or a function.
     FileNotFoundError
         If ``path`` does not exist.
 
@@ -1041,13 +1089,22 @@ def load(path, map_location=None):
     --------
     save : Write the file.
     """
-    # an explicit device is checked first: its error is the caller's, not the file's
+    # the arguments are checked first: their errors are the caller's, not the file's
     device = None if map_location is None else _target_device(None, map_location)
+    if encoder is not None and (
+        not callable(encoder) or isinstance(encoder, torch.nn.Module)
+    ):
+        raise TypeError(
+            "encoder must be the nn.Module class or the function n_features -> "
+            "nn.Module the model was fitted with (not a module instance); got "
+            f"{type(encoder).__name__}."
+        )
     name = _display_name(path)
     document, payload = _read_archive(path, name)
+    _check_encoder_argument(document, encoder, name)
     try:
-        return _build(document, payload, device)
-    except (ImportError, MemoryError):
+        return _build(document, payload, device, encoder)
+    except (ImportError, MemoryError, _EncoderUnusable):
         raise
     except Exception as exc:
         # anything a file makes go wrong is the file's problem, reported as such
@@ -1060,32 +1117,62 @@ def load(path, map_location=None):
 # --------------------------------------------------------------------------- #
 # load: building the estimator
 # --------------------------------------------------------------------------- #
-def _decode_params(decoder, encoded, cls, what):
+def _check_encoder_argument(document, encoder, name):
+    """``encoder=`` is given exactly when the file records a user encoder."""
+    recorded = _recorded_encoders(document.get("params"), document.get("fitted"))
+    if recorded and encoder is None:
+        shown = recorded[-1].rsplit(".", 1)[-1]
+        raise ValueError(
+            f"{name!r} holds a model fitted with a user encoder ({recorded[-1]!r}). "
+            "A model file stores the encoder's weights but not its code, which "
+            "load would have to run: pass the encoder again, "
+            f"skgsr.load(path, encoder={shown})."
+        )
+    if encoder is not None and not recorded:
+        raise ValueError(
+            f"encoder= was given, but {name!r} holds a model without a user "
+            "encoder: load it without encoder=."
+        )
+
+
+def _decode_params(decoder, encoded, cls, what, encoder=None):
     if not isinstance(encoded, dict):
         raise _Invalid(f"{what} must be a JSON object, got {type(encoded).__name__}")
     unknown = set(encoded) - set(cls().get_params(deep=False))
     if unknown:
         raise _Invalid(f"unknown parameters {sorted(unknown)} in {what}")
+    encoded = dict(encoded)
+    record = encoded.pop("encoder", None)
     params = {k: decoder.decode(v) for k, v in encoded.items()}
+    if record is not None:
+        # code is never read from a file: the record stands for the caller's encoder
+        if not (
+            isinstance(record, dict)
+            and set(record) == {_CODE}
+            and isinstance(record[_CODE], str)
+            and encoder is not None
+        ):
+            raise _Invalid(f"the encoder in {what} is not the record of an encoder")
+        params["encoder"] = encoder
     estimator = cls()
     estimator.set_params(**params)
     estimator._validate_params()
     return estimator
 
 
-def _build(document, payload, device):
+def _build(document, payload, device, encoder=None):
     cls = _ESTIMATORS[document["class"]]
     decoder = _Decoder(payload.get("arrays", {}))
     if "fitted" not in document:
         raise _Invalid("the fitted state (null when unfitted) is missing")
-    estimator = _decode_params(decoder, document.get("params"), cls, "params")
+    estimator = _decode_params(decoder, document.get("params"), cls, "params", encoder)
     fitted = document["fitted"]
     if fitted is None:
         return estimator
     if not isinstance(fitted, dict) or not isinstance(fitted.get("attributes"), dict):
         raise _Invalid("the fitted state is not a JSON object with attributes")
     if "params" in fitted:
-        twin = _decode_params(decoder, fitted["params"], cls, "fitted params")
+        twin = _decode_params(decoder, fitted["params"], cls, "fitted params", encoder)
     else:  # format version 1: the hyperparameters as saved
         twin = _fitted_twin(cls, estimator.get_params(deep=False))
     _restore_fitted(estimator, twin, fitted, decoder, payload, device)
@@ -1192,6 +1279,21 @@ def _check_consistency(attributes, twin, fitted, class_name):
         graphs.check_adjacency(graph, n_nodes=n, name="a graph of graph_history_")
 
 
+def _probe_encoder(twin, n_features):
+    """Build and run the user's encoder on the meta device: shapes, no memory."""
+    try:
+        with torch.device("meta"):
+            twin._build_encoder(n_features)
+    except (TypeError, ValueError) as exc:
+        raise _EncoderUnusable(
+            f"The encoder cannot be checked against a model file: {exc} skgsr.save "
+            "and skgsr.load build it on PyTorch's meta device (shapes without "
+            "memory) to compare it with the stored weights before allocating them, "
+            "so its forward pass must not read values (.item(), numpy...). Pickle "
+            "the estimator instead if it must."
+        ) from exc
+
+
 def _rebuild_module(twin, attributes, state_dict):
     """The fitted network, its shapes checked against the weights before it is built."""
     if not isinstance(state_dict, dict) or not all(
@@ -1210,6 +1312,8 @@ def _rebuild_module(twin, attributes, state_dict):
         _output_width(attributes, type(twin).__name__),
         attributes["graph_shape_"],
     )
+    if twin.encoder is not None:
+        _probe_encoder(twin, args[0])
     # the architecture the hyperparameters declare, on the meta device: shapes
     # without memory, so that sizes the file does not back with weights cost nothing
     with torch.device("meta"):
@@ -1224,13 +1328,26 @@ def _rebuild_module(twin, attributes, state_dict):
             for k in expected
             if k in stored and stored[k] != expected[k]
         ]
+        hint = ""
+        if twin.encoder is not None:
+            hint = (
+                f"; is encoder={_code_name(twin.encoder)} the encoder the model was "
+                "fitted with, built the same way?"
+            )
         raise _Invalid(
             "the stored weights do not fit the network the fitted hyperparameters "
             f"declare (missing {missing[:3]}, unexpected {unexpected[:3]}, shapes "
-            f"{wrong[:3]})"
+            f"{wrong[:3]}){hint}"
         )
+    declared = skeleton.state_dict()
     for key, tensor in state_dict.items():
-        if not tensor.is_floating_point() or not torch.isfinite(tensor).all():
+        if not declared[key].is_floating_point():
+            # an integer buffer of a user encoder (batch norm's step count)
+            if tensor.dtype != declared[key].dtype:
+                raise _Invalid(
+                    f"the buffer {key!r} is {tensor.dtype}, not {declared[key].dtype}"
+                )
+        elif not tensor.is_floating_point() or not torch.isfinite(tensor).all():
             raise _Invalid(f"the weights {key!r} are not finite floating-point numbers")
     # the seed is irrelevant (the weights are overwritten) but must not touch
     # the global RNG

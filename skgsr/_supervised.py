@@ -19,7 +19,7 @@ from ._base import BaseGSR
 from ._capsule import CapsuleDecoder, CapsuleNetwork, capsule_loss
 from ._docs import COMMON_PARAMETERS, FITTED_ATTRIBUTES
 from ._feature_names import GraphFeatureNamesMixin
-from ._network import ConvHead, glorot_uniform_, make_mlp
+from ._network import ConvHead, glorot_uniform_
 from ._training import check_float32_range, explain_input_errors
 
 __all__ = ["GSRClassifier", "GSRRegressor"]
@@ -79,6 +79,7 @@ class _SupervisedGSR(BaseGSR):
         n_components=64,
         *,
         hidden_layer_sizes=(128,),
+        encoder=None,
         graph="grid",
         graph_shape=None,
         filter="laplacian",
@@ -115,6 +116,7 @@ class _SupervisedGSR(BaseGSR):
         super().__init__(
             n_components,
             hidden_layer_sizes=hidden_layer_sizes,
+            encoder=encoder,
             graph=graph,
             graph_shape=graph_shape,
             filter=filter,
@@ -266,6 +268,7 @@ class GSRClassifier(GraphFeatureNamesMixin, ClassifierMixin, _SupervisedGSR):
         n_components=64,
         *,
         hidden_layer_sizes=(128,),
+        encoder=None,
         graph="grid",
         graph_shape=None,
         filter="laplacian",
@@ -306,6 +309,7 @@ class GSRClassifier(GraphFeatureNamesMixin, ClassifierMixin, _SupervisedGSR):
         super().__init__(
             n_components,
             hidden_layer_sizes=hidden_layer_sizes,
+            encoder=encoder,
             graph=graph,
             graph_shape=graph_shape,
             filter=filter,
@@ -379,7 +383,7 @@ class GSRClassifier(GraphFeatureNamesMixin, ClassifierMixin, _SupervisedGSR):
         if not self._is_capsule():
             return super()._initialize_module(n_features, n_outputs, graph_shape)
         hidden = self._hidden_sizes()
-        encoder = make_mlp([n_features, *hidden], self.activation, self.activation)
+        encoder, width = self._build_encoder(n_features)
         decoder = None
         if self.reconstruction_weight > 0:
             decoder = CapsuleDecoder(
@@ -391,7 +395,7 @@ class GSRClassifier(GraphFeatureNamesMixin, ClassifierMixin, _SupervisedGSR):
             )
         return CapsuleNetwork(
             encoder,
-            hidden[-1] if hidden else n_features,
+            width,
             n_outputs,
             self.capsule_dim,
             self._primary_capsules(),

@@ -11,6 +11,7 @@ The estimators of skgsr train their structured layer with this same object.
 """
 
 import copy
+from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
@@ -59,6 +60,9 @@ PARAMETER_CONSTRAINTS = {
 
 #: The keyword arguments of :class:`GraphRegularizer` the estimators pass on.
 REGULARIZER_PARAMS = tuple(PARAMETER_CONSTRAINTS)
+
+# Activations the penalty computes in float32.
+_LOW_PRECISION = (torch.float16, torch.bfloat16)
 
 # The parameters a GraphPenalty is built from (the graph's own aside).
 _PENALTY_PARAMS = (
@@ -150,7 +154,16 @@ class GraphRegularizer:
 
     (see :class:`skgsr.penalty.GraphPenalty`; with several forward passes
     between two calls, the mean runs over all their samples). Passes under
-    :func:`torch.no_grad` (evaluation) are ignored.
+    :func:`torch.no_grad` (evaluation) are ignored; a pass with gradients in
+    ``model.eval()`` mode counts, so evaluate under :func:`torch.no_grad` (or
+    :meth:`clear` before the next training step). Half-precision activations
+    (autocast) are penalized in float32.
+
+    The hook keeps the output tensor itself, not a copy, until :meth:`penalty`
+    (or :meth:`clear`) releases it. A copy or a pickle of the regularizer, or of
+    a model it is attached to, is detached: the copied model's hook does
+    nothing, and :meth:`attach` puts the copied regularizer on a layer again
+    (pass ``model`` again for a layer name or :meth:`epoch_end`).
 
     Parameters
     ----------
@@ -185,9 +198,12 @@ graph_kernel, graph_metric
         ``graph_n_samples`` samples, rebuilt every ``graph_update_interval``
         epochs (see :func:`skgsr.graphs.coactivation_graph`).
     flatten : bool, default=False
-        Accept outputs with more than two axes (e.g. ``(batch, C, H, W)`` maps),
-        each value after the batch axis a node in row-major order
-        (``output.flatten(1)``). False: such outputs are an error.
+        Accept outputs with more than two axes, each value after the batch axis
+        a node in row-major order (``output.flatten(1)``): node ``(c * H + h) *
+        W + w`` of a ``(batch, C, H, W)`` map, ``(h * W + w) * C + c`` of a
+        channels-last ``(batch, H, W, C)`` one (a sequence ``(batch, T, D)``
+        likewise). False: only ``(batch, n_nodes)`` outputs are taken and any
+        other shape is an error, so that a map is never flattened unasked.
     random_state : int, RandomState instance or None, default=None
         Draws the samples :meth:`epoch_end` encodes for a learned graph.
 
@@ -441,12 +457,7 @@ graph_kernel, graph_metric
                 "first or create another one."
             )
         if isinstance(layer, str):
-            if self.model is None:
-                raise ValueError(
-                    f"layer={layer!r} is a name: pass the model it belongs to, "
-                    "GraphRegularizer(layer_name, model=model, ...)."
-                )
-            layer = self.model.get_submodule(layer)
+            layer = self._named_layer(layer)
         if not isinstance(layer, torch.nn.Module):
             raise TypeError(
                 f"layer must be a torch.nn.Module or the name of one in model; got "
@@ -459,6 +470,23 @@ graph_kernel, graph_metric
         self._handle = layer.register_forward_hook(self._capture)
         return self
 
+    def _named_layer(self, name):
+        if self.model is None:
+            raise ValueError(
+                f"layer={name!r} is a name: pass the model it belongs to, "
+                "GraphRegularizer(layer_name, model=model, ...)."
+            )
+        try:
+            return self.model.get_submodule(name)
+        except AttributeError:
+            names = [n for n, _ in self.model.named_modules() if n]
+            shown = ", ".join(map(repr, names[:20]))
+            shown += " ..." if len(names) > 20 else ""
+            raise ValueError(
+                f"The model has no layer named {name!r}. Its layers are named "
+                f"{shown} (dict(model.named_modules()) lists them)."
+            ) from None
+
     def remove(self):
         """Detach the hook from the layer; the regularizer cannot be used after."""
         if self._handle is not None:
@@ -467,6 +495,15 @@ graph_kernel, graph_metric
         self._layer = None
         self._activations = []
         self._removed = True
+
+    def __getstate__(self):
+        # a pickle or copy (also of the model it hooks) is detached: its hook does
+        # nothing, and attach() puts it on a layer again
+        state = self.__dict__.copy()
+        state.update(
+            _layer=None, _handle=None, _activations=[], _recording=None, model=None
+        )
+        return state
 
     def __enter__(self):
         return self
@@ -494,10 +531,12 @@ graph_kernel, graph_metric
                 raise ValueError(
                     f"The regularized layer returned an output of shape "
                     f"{tuple(output.shape)}; GraphRegularizer takes outputs of shape "
-                    "(batch, n_nodes), one graph node per unit. For maps with more "
-                    "axes (e.g. (batch, channels, height, width)) pass flatten=True: "
-                    "every value after the batch axis becomes a node, in row-major "
-                    "order."
+                    "(batch, n_nodes), one graph node per unit. For maps or "
+                    "sequences with more axes ((batch, C, H, W), channels-last "
+                    "(batch, H, W, C), (batch, T, D)) pass flatten=True: every value "
+                    "after the batch axis becomes a node, in row-major order "
+                    "(output.flatten(1)). Or regularize a layer whose output is "
+                    "(batch, n_nodes), such as the Linear layer after a Flatten."
                 )
             output = output.flatten(1)
         n_nodes = output.shape[1]
@@ -512,6 +551,9 @@ graph_kernel, graph_metric
         return output
 
     def _capture(self, module, args, output):
+        if module is not self._layer:
+            # the hook of a copied or unpickled model: its regularizer is detached
+            return
         if self._recording is not None:
             self._recording.append(self._signal(output).detach())
         elif torch.is_grad_enabled():
@@ -537,10 +579,16 @@ graph_kernel, graph_metric
         Raises
         ------
         RuntimeError
-            Before the layer's first training forward pass, or after
-            :meth:`remove`.
+            When the regularizer is not attached to a layer, before the layer's
+            first training forward pass, or after :meth:`remove`.
         """
         self._check_usable()
+        if self._layer is None:
+            raise RuntimeError(
+                "This GraphRegularizer is not attached to a layer: pass the layer "
+                "when creating it, or call attach(layer), then run a training "
+                "forward pass before penalty()."
+            )
         activations, self._activations = self._activations, []
         if not self._seen_forward:
             raise RuntimeError(
@@ -562,6 +610,9 @@ graph_kernel, graph_metric
         """The (weighted) mean penalty over the samples of several passes."""
         penalty = self.penalty_
         device = activations[0].device
+        if activations[0].dtype in _LOW_PRECISION:
+            # mixed precision (autocast): sparse products have no half kernels
+            activations = [z.float() for z in activations]
         if penalty.device != device:
             self.penalty_ = penalty = penalty.to(device)
         if len(activations) == 1:
@@ -692,17 +743,21 @@ graph_kernel, graph_metric
     def _encode(self, inputs, model):
         """The layer's activations on up to ``graph_n_samples`` rows of ``inputs``."""
         device = module_device(model)
-        self._recording = []
-        try:
-            with evaluation_mode(model), torch.no_grad():
-                for batch in self._input_batches(inputs):
-                    model(batch.to(device))
-            recorded = self._recording
-        finally:
-            self._recording = None
+        with evaluation_mode(model), torch.no_grad(), self._recorded() as recorded:
+            for batch in self._input_batches(inputs):
+                model(batch.to(device))
         if not recorded:
             raise ValueError("epoch_end got no inputs to encode (an empty data set).")
         return torch.cat(recorded).cpu().numpy()
+
+    @contextmanager
+    def _recorded(self):
+        """Collect the layer's (detached) signals of every pass in the block."""
+        self._recording = recorded = []
+        try:
+            yield recorded
+        finally:
+            self._recording = None
 
     def _input_batches(self, inputs):
         limit = self.graph_n_samples

@@ -158,6 +158,7 @@ def test_docs_build_without_warnings(html):
     for page in (
         "gsr",
         "estimators",
+        "networks",
         "graphs",
         "filters",
         "learned_graph",
@@ -188,6 +189,8 @@ def test_api_reference_is_generated_from_the_docstrings(html):
         "skgsr.descramble.permutation_descrambler",
         "skgsr.save",
         "skgsr.load",
+        "skgsr.nn.GraphRegularizer",
+        "skgsr.skorch.GSRNeuralNetClassifier",
     ):
         assert (out / "generated" / f"{name}.html").is_file(), name
 

@@ -1,7 +1,9 @@
-"""scikit-learn's own estimator checks, on every estimator with default parameters."""
+"""scikit-learn's own estimator checks, on every estimator with default parameters
+and on one with an encoder of the user's (``encoder=``)."""
 
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
+from torch import nn
 
 from skgsr import GSRAutoencoder, GSRClassifier, GSRRegressor
 
@@ -35,8 +37,25 @@ def _expected_failed_checks(estimator):
     return EXPECTED_FAILED_CHECKS
 
 
+class UserEncoder(nn.Module):
+    """An encoder as a user writes one: layers of its own, batch norm included."""
+
+    def __init__(self, n_features):
+        super().__init__()
+        self.linear = nn.Linear(n_features, 32)
+        self.norm = nn.BatchNorm1d(32)
+
+    def forward(self, x):
+        return self.norm(self.linear(x)).relu()
+
+
 @parametrize_with_checks(
-    [GSRAutoencoder(), GSRClassifier(), GSRRegressor()],
+    [
+        GSRAutoencoder(),
+        GSRClassifier(),
+        GSRRegressor(),
+        GSRClassifier(encoder=UserEncoder),
+    ],
     expected_failed_checks=_expected_failed_checks,
 )
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")

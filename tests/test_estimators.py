@@ -678,3 +678,112 @@ def test_warm_start_follows_changed_filter_and_graph(digits):
     assert clf.n_iter_ == 6
     with pytest.raises(ValueError, match="n_components"):
         clf.set_params(n_components=16).fit(X[:300], y[:300])
+
+
+# ----------------------------------------------------------- user encoders
+class SmallCNN(torch.nn.Module):
+    """A convolutional encoder of 8x8 images: (batch, 64) -> (batch, 4 * 4 * 4)."""
+
+    def __init__(self, n_features):
+        super().__init__()
+        self.layers = torch.nn.Sequential(
+            torch.nn.Unflatten(1, (1, 8, 8)),
+            torch.nn.Conv2d(1, 4, 3, padding=1),
+            torch.nn.BatchNorm2d(4),
+            torch.nn.ReLU(),
+            torch.nn.MaxPool2d(2),
+            torch.nn.Flatten(),
+        )
+
+    def forward(self, x):
+        return self.layers(x)
+
+
+def small_mlp(n_features):
+    """A module-level function building an encoder (picklable, unlike a lambda)."""
+    return torch.nn.Sequential(torch.nn.Linear(n_features, 24), torch.nn.Tanh())
+
+
+@pytest.mark.parametrize("Est", ESTIMATORS)
+def test_user_encoder_comes_before_the_structured_layer(Est, digits):
+    X, y = digits
+    est = _fit(Est, X[:300], y[:300], encoder=SmallCNN, n_components=16, max_iter=2)
+    network = est.module_
+    assert isinstance(network.encoder, SmallCNN)
+    # the width of the structured layer's input is the encoder's: 4 x 4 x 4
+    assert network.structured[0].in_features == 64
+    assert est.transform(X[:5]).shape == (5, 16)
+    with torch.no_grad():
+        z = network.structured(network.encoder(torch.as_tensor(X[:5])))
+    np.testing.assert_allclose(est.transform(X[:5]), z.numpy(), rtol=1e-6)
+    if Est is GSRAutoencoder:  # the decoder still mirrors hidden_layer_sizes
+        widths = [m.out_features for m in network.head if hasattr(m, "out_features")]
+        assert widths == [128, 64]
+
+
+def test_encoder_class_and_function_build_the_same_network(digits):
+    X, y = digits
+    by_function = _fit(GSRClassifier, X[:200], y[:200], encoder=small_mlp)
+    by_lambda = _fit(GSRClassifier, X[:200], y[:200], encoder=lambda n: small_mlp(n))
+    np.testing.assert_array_equal(
+        by_function.transform(X[:20]), by_lambda.transform(X[:20])
+    )
+    assert by_function.module_.structured[0].in_features == 24
+
+
+def test_the_width_probe_leaves_batch_norm_statistics_and_mode_alone():
+    est = GSRClassifier(encoder=SmallCNN)
+    encoder, width = est._build_encoder(64)
+    batch_norm = encoder.layers[2]
+    assert width == 64 and encoder.training
+    assert int(batch_norm.num_batches_tracked) == 0
+    assert torch.equal(batch_norm.running_mean, torch.zeros(4))
+
+
+@pytest.mark.parametrize(
+    "encoder, error, message",
+    [
+        (SmallCNN(64), TypeError, "not a module instance \\(SmallCNN\\)"),
+        (lambda n: "a string", TypeError, "returned an object of type str"),
+        (
+            lambda n: torch.nn.Unflatten(1, (1, 8, 8)),
+            ValueError,
+            "\\(batch, width\\) tensor.*returned \\(2, 1, 8, 8\\).*nn.Flatten",
+        ),
+        (
+            lambda n: torch.nn.Linear(n + 1, 4),
+            ValueError,
+            "failed on a batch of shape \\(2, 64\\)",
+        ),
+    ],
+)
+def test_a_wrong_encoder_is_a_clear_error(encoder, error, message, digits):
+    X, y = digits
+    with pytest.raises(error, match=message):
+        GSRClassifier(encoder=encoder, max_iter=1).fit(X[:50], y[:50])
+
+
+def test_encoder_is_a_hyperparameter(digits):
+    X, y = digits
+    est = GSRClassifier(encoder=small_mlp, max_iter=2, random_state=0)
+    assert clone(est).get_params()["encoder"] is small_mlp
+    search = GridSearchCV(est, {"alpha": [0.0, 1e-2]}, cv=2).fit(X[:200], y[:200])
+    assert search.best_estimator_.module_.structured[0].in_features == 24
+    est.fit(X[:200], y[:200])
+    loaded = pickle.loads(pickle.dumps(est))
+    np.testing.assert_array_equal(
+        loaded.predict_proba(X[:30]), est.predict_proba(X[:30])
+    )
+    with pytest.raises(ValueError, match="'encoder' parameter .* must be None or"):
+        GSRClassifier(encoder="cnn").fit(X[:50], y[:50])
+
+
+def test_warm_start_keeps_the_encoder_or_refuses_another(digits):
+    X, y = digits
+    est = _fit(GSRClassifier, X[:200], y[:200], encoder=small_mlp, max_iter=2)
+    est.set_params(warm_start=True).fit(X[:200], y[:200])
+    assert est.n_iter_ == 4
+    with pytest.raises(ValueError, match="other architecture parameters \\(encoder="):
+        est.set_params(encoder=SmallCNN).fit(X[:200], y[:200])
+    with pytest.raises(ValueError, match="other architecture parameters \\(encoder="):
+        est.set_params(encoder=None).fit(X[:200], y[:200])

@@ -1,5 +1,8 @@
 """Tests of skgsr.nn.GraphRegularizer: the penalty on a layer of any network."""
 
+import copy
+import pickle
+
 import numpy as np
 import pytest
 import torch
@@ -217,3 +220,81 @@ def test_update_graph_needs_a_learned_graph():
     reg = GraphRegularizer(nn.Linear(3, 4), graph="ring")
     with pytest.raises(ValueError, match="use graph='learned'"):
         reg.update_graph(np.zeros((5, 4)))
+
+
+def test_the_hook_keeps_the_output_itself_not_a_copy(batch):
+    model = _model()
+    reg = GraphRegularizer(model[1], alpha=1.0)
+    seen = []
+    model[1].register_forward_hook(lambda module, args, output: seen.append(output))
+    model(batch)
+    (kept,) = reg._activations
+    assert kept is seen[0]
+    reg.penalty()
+    assert reg._activations == []  # released by penalty()
+
+
+def test_sequence_outputs_are_refused_unless_flatten_and_channels_last_order():
+    layer = nn.Linear(3, 4)  # applied to (batch, T, 3): a (batch, T, 4) output
+    sequences = torch.randn(5, 2, 3)
+    reg = GraphRegularizer(layer, graph="grid")  # 4 nodes: out_features
+    with pytest.raises(ValueError, match=r"\(5, 2, 4\).*\(batch, n_nodes\)"):
+        layer(sequences)
+    reg.remove()
+    reg = GraphRegularizer(layer, graph="grid", graph_shape=(2, 4), flatten=True)
+    out = layer(sequences)
+    # node (t * D + d): the row-major order of a channels-last map
+    grid = make_graph("grid", (2, 4))
+    expected = GraphPenalty(grid)(out.detach().reshape(5, 8))
+    assert float(reg.penalty().detach()) == pytest.approx(
+        1e-3 * float(expected), rel=1e-6
+    )
+
+
+def test_penalty_needs_an_attached_regularizer():
+    reg = GraphRegularizer(graph="ring", n_nodes=4)
+    with pytest.raises(RuntimeError, match="not attached to a layer"):
+        reg.penalty()
+    layer = nn.Linear(2, 4)
+    reg.attach(layer)
+    reg.remove()
+    for use in (reg.penalty, lambda: reg.attach(layer), reg.epoch_end):
+        with pytest.raises(RuntimeError, match="was removed"):
+            use()
+
+
+def test_a_layer_name_not_in_the_model_lists_the_names():
+    with pytest.raises(ValueError, match="no layer named 'hiden'.* '0', '1', '2'"):
+        GraphRegularizer("hiden", model=_model())
+
+
+@pytest.mark.parametrize(
+    "copier", [copy.deepcopy, lambda m: pickle.loads(pickle.dumps(m))]
+)
+def test_a_copied_model_carries_an_inert_hook(batch, copier):
+    model = _model()
+    reg = GraphRegularizer(model[1], alpha=1.0)
+    twin = copier(model)
+    twin(batch)  # the copy's hook must not feed this regularizer, nor a hidden one
+    (copied_hook,) = twin[1]._forward_hooks.values()
+    assert copied_hook.__self__._activations == []
+    with pytest.raises(RuntimeError, match="before any training forward"):
+        reg.penalty()
+    # the copied regularizer attaches again, with its graph
+    copied = copied_hook.__self__
+    copied.attach(twin[1])
+    twin(batch)
+    assert float(copied.penalty().detach()) > 0
+    assert copied.penalty_.n_nodes == 16
+
+
+def test_half_precision_activations_are_penalized_in_float32(batch):
+    layer = nn.Linear(6, 16).to(torch.bfloat16)
+    reg = GraphRegularizer(layer, alpha=1.0)
+    out = layer(batch.to(torch.bfloat16))
+    value = reg.penalty()
+    expected = GraphPenalty(make_graph("grid", (4, 4)))(out.detach().float())
+    assert value.dtype == torch.float32
+    assert float(value.detach()) == pytest.approx(float(expected), rel=1e-6)
+    value.backward()
+    assert layer.weight.grad.dtype == torch.bfloat16

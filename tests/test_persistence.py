@@ -506,7 +506,7 @@ def test_file_records_the_fitted_hyperparameters(data, tmp_path):
         document = json.loads(archive.read("skgsr.json"))
     assert document["params"]["activation"] == "tanh"
     assert document["fitted"]["params"]["activation"] == "relu"
-    assert document["format_version"] == 2
+    assert document["format_version"] == persistence.FORMAT_VERSION
 
 
 def test_a_graph_shared_by_the_parameters_is_stored_once(data, tmp_path):
@@ -1061,3 +1061,128 @@ def test_any_replaced_weight_is_refused_or_harmless(
     path = _crafted(tmp_path, classifier_file, payload_edit=edit)
     harmless = new_shape == shape and dtype.is_floating_point and fill == 0.5
     assert _assert_loads_and_works(path, data) == harmless
+
+
+# ------------------------------------------------------------- user encoders
+class NormedEncoder(torch.nn.Module):
+    """A user encoder with an integer buffer (batch norm's step count)."""
+
+    def __init__(self, n_features):
+        super().__init__()
+        self.linear = torch.nn.Linear(n_features, 12)
+        self.norm = torch.nn.BatchNorm1d(12)
+
+    def forward(self, x):
+        return self.norm(self.linear(x)).relu()
+
+
+class OtherEncoder(torch.nn.Module):
+    def __init__(self, n_features):
+        super().__init__()
+        self.linear = torch.nn.Linear(n_features, 12)
+
+    def forward(self, x):
+        return self.linear(x).relu()
+
+
+class ValueReadingEncoder(OtherEncoder):
+    """Reads a value in its forward pass: it cannot run on the meta device."""
+
+    def forward(self, x):
+        scale = 1.0 if float(x.abs().max()) < 1e6 else 1e-6
+        return super().forward(x * scale)
+
+
+def _archive(path):
+    with zipfile.ZipFile(path) as archive:
+        return json.loads(archive.read("skgsr.json")), archive.read("tensors.pt")
+
+
+@pytest.mark.parametrize("Est", ESTIMATORS)
+def test_a_user_encoder_round_trips_with_its_weights_not_its_code(Est, data, tmp_path):
+    est = _fit(Est, data, encoder=NormedEncoder)
+    path = tmp_path / "model.skgsr"
+    skgsr.save(est, path)
+    document, tensors = _archive(path)
+    # the class is named for the error message, never stored as code
+    record = {"$code": f"{__name__}.NormedEncoder"}
+    assert document["params"]["encoder"] == record
+    assert document["fitted"]["params"]["encoder"] == record
+    assert document["format_version"] == 3
+    assert b"NormedEncoder" not in tensors
+    loaded = skgsr.load(path, encoder=NormedEncoder)
+    assert loaded.encoder is NormedEncoder
+    _assert_same_estimator(est, loaded)
+    _assert_same_outputs(est, loaded, data[0])
+    assert int(loaded.module_.encoder.norm.num_batches_tracked) > 0
+
+
+def test_load_without_the_encoder_says_how_to_pass_it(data, tmp_path):
+    path = tmp_path / "model.skgsr"
+    skgsr.save(_fit(GSRClassifier, data, encoder=NormedEncoder), path)
+    with pytest.raises(ValueError) as info:
+        skgsr.load(path)
+    assert not isinstance(info.value, skgsr.ModelFileError)
+    message = str(info.value)
+    assert "NormedEncoder" in message and "weights but not its code" in message
+    assert "skgsr.load(path, encoder=NormedEncoder)" in message
+    with pytest.raises(TypeError, match="not a module instance"):
+        skgsr.load(path, encoder=NormedEncoder(64))
+
+
+def test_encoder_for_a_model_without_one_is_refused(data, tmp_path):
+    path = tmp_path / "model.skgsr"
+    skgsr.save(_fit(GSRClassifier, data), path)
+    with pytest.raises(ValueError, match="model without a user encoder"):
+        skgsr.load(path, encoder=NormedEncoder)
+
+
+def test_another_encoder_is_checked_against_the_stored_weights(data, tmp_path):
+    path = tmp_path / "model.skgsr"
+    skgsr.save(_fit(GSRRegressor, data, encoder=NormedEncoder), path)
+    with pytest.raises(
+        skgsr.ModelFileError, match="unexpected.*encoder.norm.*is encoder=.*Other"
+    ):
+        skgsr.load(path, encoder=OtherEncoder)
+
+
+def test_an_encoder_changed_after_the_fit_loads_as_it_was(data, tmp_path):
+    est = _fit(GSRAutoencoder, data, encoder=NormedEncoder).set_params(encoder=None)
+    loaded = _round_trip_with(est, tmp_path, NormedEncoder)
+    assert loaded.encoder is None
+    assert loaded._fit_params["encoder"] is NormedEncoder
+    _assert_same_outputs(est, loaded, data[0])
+    # and continues training as the saved one would
+    loaded.set_params(encoder=NormedEncoder, warm_start=True).fit(data[0])
+    assert loaded.n_iter_ == 2 * est.n_iter_
+
+
+def _round_trip_with(est, tmp_path, encoder):
+    path = tmp_path / "model.skgsr"
+    skgsr.save(est, path)
+    return skgsr.load(path, encoder=encoder)
+
+
+def test_an_encoder_that_cannot_run_on_the_meta_device_is_not_saved(data, tmp_path):
+    est = _fit(GSRClassifier, data, encoder=ValueReadingEncoder)
+    path = tmp_path / "model.skgsr"
+    with pytest.raises(ValueError, match="meta device.*must not read values"):
+        skgsr.save(est, path)
+    assert not path.exists()
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        # a record of code anywhere but the encoder parameter
+        lambda d: d["fitted"]["params"].update(filter={"$code": "numpy.sqrt"}),
+        lambda d: d["params"].update(encoder={"$code": "x", "extra": 1}),
+        lambda d: d["fitted"]["params"].update(encoder={"$code": 3}),
+    ],
+)
+def test_crafted_encoder_records_are_refused(edit, data, tmp_path):
+    path = tmp_path / "model.skgsr"
+    skgsr.save(_fit(GSRClassifier, data, encoder=NormedEncoder), path)
+    _rewrite(path, edit)
+    with pytest.raises(skgsr.ModelFileError, match="encoder|unknown tag"):
+        skgsr.load(path, encoder=NormedEncoder)

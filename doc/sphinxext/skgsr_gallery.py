@@ -21,6 +21,7 @@ ORDER = [
     "plot_single_cell_learned_graph.py",  # 6. single-cell RNA-seq
     "plot_alpha_tradeoff.py",  # 7. GridSearchCV over alpha in a Pipeline
     "plot_descrambling.py",  # 8. descrambling vs GSR
+    "plot_cnn_graph_regularizer.py",  # 9. GraphRegularizer in a plain PyTorch CNN
 ]
 
 
