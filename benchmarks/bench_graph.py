@@ -67,6 +67,7 @@ def measure(filter, X, args):
         n_components=args.n_components,
         graph="learned",
         filter=filter,
+        filter_method=args.method,
         graph_warmup=1,
         max_iter=1 + 5 * n_rebuilds,
         tol=0.0,
@@ -94,6 +95,7 @@ def measure(filter, X, args):
     penalty_s = _best_of(lambda: est.penalty_.set_graph(A), 3)
     return {
         "filter": filter,
+        "method": est.penalty_.method_,
         "n_components": args.n_components,
         "n_samples": X.shape[0],
         "n_features": X.shape[1],
@@ -122,6 +124,12 @@ def main(argv=None):
         "--filters", nargs="+", default=None, help="laplacian rayleigh heat wavelet"
     )
     parser.add_argument("--threads", type=int, default=1, help="torch/BLAS threads")
+    parser.add_argument(
+        "--method",
+        default="auto",
+        choices=["auto", "exact", "chebyshev"],
+        help="filter_method of the estimators",
+    )
     parser.add_argument("--out", help="write the results as JSON")
     args = parser.parse_args(argv)
     # before numpy/torch start their thread pools

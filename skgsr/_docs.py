@@ -62,7 +62,9 @@ callable, default="laplacian"
         ``"mexican_hat"``; None derives them from the largest Laplacian
         eigenvalue.
     filter_method : {"auto", "exact", "chebyshev"}, default="auto"
-        How the spectral filters apply ``g(L)``.
+        How the spectral filters apply ``g(L)``: by an eigendecomposition, or by
+        a Chebyshev polynomial (sparse products). ``"auto"``: exact up to 1024
+        neurons, Chebyshev above.
     filter_order : int, default=30
         Degree of the Chebyshev approximation.
     filter_center : bool, default=False

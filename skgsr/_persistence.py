@@ -43,13 +43,13 @@ import numpy as np
 import scipy.sparse as sp
 import sklearn
 import torch
+from scipy.sparse.linalg import eigsh
 
 from . import graphs
 from ._autoencoder import GSRAutoencoder
 from ._supervised import GSRClassifier, GSRRegressor
 from ._torch_utils import available_device, module_device, resolve_device, tensors_to
-from .filters import resolve_filter
-from .penalty import EXACT_MAX_NODES, largest_eigenvalue
+from .filters import _resolve_filter
 
 __all__ = ["FORMAT_VERSION", "ModelFileError", "load", "save"]
 
@@ -1374,20 +1374,19 @@ def _rebuild_penalty(twin, attributes, spec):
     n, _ = _layer_width(twin, attributes)
     adjacency = graphs.check_adjacency(adjacency, n_nodes=n, name="feature_graph_")
     lmax = spec["lmax"]
-    quadratic = resolve_filter(twin.filter, twin.filter_scale, 1.0).is_quadratic_form
+    quadratic = _resolve_filter(twin.filter, twin.filter_scale, 1.0).is_quadratic_form
     if quadratic:
         if lmax is not None:
             raise _Invalid(f"filter={twin.filter!r} has no lmax, got {lmax!r}")
     else:
-        exact = twin.filter_method == "exact" or (
-            twin.filter_method == "auto" and n <= EXACT_MAX_NODES
-        )
-        if exact and n > _MAX_EXACT_NODES:
+        # "auto" is never exact above _MAX_EXACT_NODES: only an explicit
+        # "exact" could make a file eigendecompose a huge graph
+        if twin.filter_method == "exact" and n > _MAX_EXACT_NODES:
             raise _Invalid(
                 f"filter_method='exact' on {n} neurons would eigendecompose a "
                 f"{n} x {n} matrix at load (more than {_MAX_EXACT_NODES})"
             )
-        if not exact and twin.filter_order > _MAX_FILTER_ORDER:
+        if twin.filter_order > _MAX_FILTER_ORDER:
             raise _Invalid(
                 f"filter_order={twin.filter_order} is beyond {_MAX_FILTER_ORDER}"
             )
@@ -1407,13 +1406,28 @@ def _rebuild_penalty(twin, attributes, spec):
     if not quadratic:
         # the Chebyshev interval and the default scales follow lmax: below the
         # spectrum the penalty blows up (to NaN for a tiny lmax)
-        reference = largest_eigenvalue(L)
-        if abs(lmax - reference) > 1e-3 * reference:
+        # fit stores the exact value (exact filters) or an estimate at most 1%
+        # above it (Chebyshev): below the spectrum the polynomial blows up
+        reference = _largest_eigenvalue(L)
+        if not reference * (1 - 1e-6) <= lmax <= 1.02 * reference:
             raise _Invalid(
                 f"the penalty's lmax={lmax!r} is not the largest Laplacian "
                 f"eigenvalue of feature_graph_ ({reference:.6g})"
             )
     return penalty
+
+
+def _largest_eigenvalue(L):
+    """The largest eigenvalue of a Laplacian to 1e-8 (1 for a graph without edges,
+    as :func:`skgsr.penalty.largest_eigenvalue` says)."""
+    if L.nnz == 0:
+        return 1.0
+    if L.shape[0] <= 256:
+        top = float(np.linalg.eigvalsh(L.toarray())[-1])
+    else:
+        v0 = np.random.default_rng(0).standard_normal(L.shape[0])
+        top = float(eigsh(L, k=1, which="LA", tol=1e-8, v0=v0)[0][0])
+    return top if top > 0 else 1.0
 
 
 def _max_difference(a, b):

@@ -626,7 +626,7 @@ def _estimator_laplacian(estimator):
     """The Laplacian kind of a fitted estimator's penalty (``"auto"`` resolved)."""
     penalty = getattr(estimator, "penalty_", None)
     kind = getattr(penalty, "laplacian", None)
-    return kind if kind in graphs.LAPLACIAN_KINDS else "combinatorial"
+    return kind if kind in graphs._LAPLACIAN_KINDS else "combinatorial"
 
 
 def descramble(

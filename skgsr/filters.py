@@ -28,19 +28,17 @@ import numpy as np
 from numpy.polynomial import chebyshev
 
 __all__ = [
-    "FILTER_NAMES",
     "SpectralFilter",
     "chebyshev_coefficients",
     "default_heat_scale",
     "default_wavelet_scales",
     "heat_response",
     "mexican_hat",
-    "resolve_filter",
     "wavelet_scaling_function",
 ]
 
-#: Names accepted as ``filter=``; a callable ``g(eigenvalues)`` is accepted too.
-FILTER_NAMES = ("laplacian", "rayleigh", "heat", "wavelet", "mexican_hat")
+# Names accepted as filter=; a callable g(eigenvalues) is accepted too.
+_FILTER_NAMES = ("laplacian", "rayleigh", "heat", "wavelet", "mexican_hat")
 
 
 def heat_response(eigenvalues, scale):
@@ -237,13 +235,14 @@ def _checked_response(g):
     return response
 
 
-def resolve_filter(filter, scale, lmax):
+def _resolve_filter(filter, scale, lmax):
     """Turn a ``filter=`` hyperparameter into a :class:`SpectralFilter`.
 
     Parameters
     ----------
     filter : str or callable
-        One of :data:`FILTER_NAMES`, or a callable ``g(eigenvalues) -> response``
+        One of ``"laplacian"``, ``"rayleigh"``, ``"heat"``, ``"wavelet"``,
+        ``"mexican_hat"``, or a callable ``g(eigenvalues) -> response``
         (vectorized over a 1-D array of eigenvalues).
     scale : float, sequence of float or None
         :math:`\\tau` for ``"heat"`` (default :func:`default_heat_scale`), the
@@ -264,9 +263,9 @@ def resolve_filter(filter, scale, lmax):
                 "callable filter carries its own parameters (use functools.partial)."
             )
         return SpectralFilter("callable", (_checked_response(filter),), "l2")
-    if filter not in FILTER_NAMES:
+    if filter not in _FILTER_NAMES:
         raise ValueError(
-            f"Unknown filter {filter!r}. Use one of {', '.join(FILTER_NAMES)} or a "
+            f"Unknown filter {filter!r}. Use one of {', '.join(_FILTER_NAMES)} or a "
             "callable g(eigenvalues) -> response."
         )
     if filter in ("laplacian", "rayleigh"):
@@ -293,10 +292,8 @@ def resolve_filter(filter, scale, lmax):
         return SpectralFilter("mexican_hat", hats, "l1", scales)
     # The scaling function comes first, as in PyGSP's filter banks. Without it
     # the L1 penalty leaves the mean of a map free and weighs the highest
-    # frequencies least (the band-pass responses sum to 0.48 at lmax against 0.78
-    # at lmax / 10 on an 8x8 grid): measured on digits, it gave rougher-than-random
-    # maps (smoothness score -0.16) and no localization; with it, L1 sparsity of
-    # the frame coefficients gives localized maps (tests/test_interpretability.py).
+    # frequencies least, and the maps were not localized (benchmarks/README.rst,
+    # "Design measurements"; tests/test_interpretability.py).
     coarsest = max(scales)
     kernels = (lambda lam: wavelet_scaling_function(lam, coarsest),) + hats
     return SpectralFilter("wavelet", kernels, "l1", scales)

@@ -18,21 +18,16 @@ import scipy.sparse as sp
 from scipy.sparse import csgraph
 
 __all__ = [
-    "COACTIVATION_KERNELS",
-    "COACTIVATION_METRICS",
-    "GRAPH_NAMES",
-    "LAPLACIAN_KINDS",
     "check_adjacency",
     "coactivation_graph",
     "inactive_neurons",
     "infer_grid_shape",
     "laplacian",
     "make_graph",
-    "resolve_graph_shape",
 ]
 
-#: Names accepted by :func:`make_graph`.
-GRAPH_NAMES = (
+# Names accepted by make_graph.
+_GRAPH_NAMES = (
     "grid",
     "torus",
     "line",
@@ -45,14 +40,14 @@ GRAPH_NAMES = (
     "capsules",
 )
 
-#: Kinds accepted by :func:`laplacian`.
-LAPLACIAN_KINDS = ("combinatorial", "normalized")
+# Kinds accepted by laplacian.
+_LAPLACIAN_KINDS = ("combinatorial", "normalized")
 
-#: Distances between neurons accepted by :func:`coactivation_graph`.
-COACTIVATION_METRICS = ("correlation", "cosine", "euclidean")
+# Distances between neurons accepted by coactivation_graph.
+_COACTIVATION_METRICS = ("correlation", "cosine", "euclidean")
 
-#: Edge weightings accepted by :func:`coactivation_graph`.
-COACTIVATION_KERNELS = ("binary", "gaussian")
+# Edge weightings accepted by coactivation_graph.
+_COACTIVATION_KERNELS = ("binary", "gaussian")
 
 
 # --------------------------------------------------------------------------- #
@@ -127,13 +122,13 @@ def _as_shape(shape):
     return h * w, (h, w)
 
 
-def resolve_graph_shape(name, shape):
+def _resolve_graph_shape(name, shape):
     """The ``(h, w)`` layout of a predefined graph, with ``h * w`` nodes.
 
     Parameters
     ----------
     name : str
-        One of :data:`GRAPH_NAMES`.
+        One of the graph names below.
     shape : int or tuple of int
         Number of nodes, or ``(h, w)``. See :func:`make_graph` for what ``h`` and
         ``w`` mean for each graph.
@@ -144,9 +139,9 @@ def resolve_graph_shape(name, shape):
         ``(h, w)``; the graph has ``h * w`` nodes and node ``r * w + c`` sits at
         row ``r``, column ``c`` of the layout.
     """
-    if name not in GRAPH_NAMES:
+    if name not in _GRAPH_NAMES:
         raise ValueError(
-            f"Unknown graph {name!r}. Use one of {', '.join(GRAPH_NAMES)}, "
+            f"Unknown graph {name!r}. Use one of {', '.join(_GRAPH_NAMES)}, "
             "'learned', or pass an adjacency matrix."
         )
     n, hw = _as_shape(shape)
@@ -315,7 +310,7 @@ def make_graph(name, shape):
     >>> make_graph("capsules", (10, 16)).nnz // 2  # 16 cliques of 10 nodes
     720
     """
-    h, w = resolve_graph_shape(name, shape)
+    h, w = _resolve_graph_shape(name, shape)
     n = h * w
     if name in ("grid", "torus"):
         src, dst = _grid_edges(h, w, periodic=name == "torus")
@@ -519,7 +514,7 @@ def laplacian(adjacency, kind="combinatorial", *, validate=True):
     >>> L.toarray()[0]
     array([ 2., -1.,  0., -1.])
     """
-    if kind not in LAPLACIAN_KINDS:
+    if kind not in _LAPLACIAN_KINDS:
         raise ValueError(
             f"Unknown Laplacian kind {kind!r}; use 'combinatorial' or 'normalized'."
         )
@@ -680,11 +675,11 @@ def coactivation_graph(
            [0, 0, 0, 1, 0, 1],
            [0, 0, 0, 1, 1, 0]])
     """
-    if metric not in COACTIVATION_METRICS:
+    if metric not in _COACTIVATION_METRICS:
         raise ValueError(
-            f"Unknown metric {metric!r}; use one of {', '.join(COACTIVATION_METRICS)}."
+            f"Unknown metric {metric!r}; use one of {', '.join(_COACTIVATION_METRICS)}."
         )
-    if kernel not in COACTIVATION_KERNELS:
+    if kernel not in _COACTIVATION_KERNELS:
         raise ValueError(f"Unknown kernel {kernel!r}; use 'binary' or 'gaussian'.")
     H = _check_activations(activations)
     n_neurons = H.shape[1]
@@ -744,10 +739,9 @@ def _nearest_neighbors(points, k):
     The result of ``sklearn.neighbors.NearestNeighbors(n_neighbors=k).fit(points)
     .kneighbors()`` (brute force, Euclidean), computed from row blocks of the Gram
     matrix, :math:`d_{ij}^2 = \\|p_i\\|^2 + \\|p_j\\|^2 - 2 p_i^T p_j`, and a
-    partial sort. Why not scikit-learn's: at 1024 neurons x 1000 samples, the size
-    of a learned-graph rebuild, this took 0.041 s against 0.127 s (one thread; 64
-    and 256 neurons: 3x and 2x faster; 4096: equal) with identical neighbours, and
-    the kNN is most of a rebuild's cost (``benchmarks/bench_graph.py``).
+    partial sort. Why not scikit-learn's: the same neighbours, faster at the
+    sizes of a learned-graph rebuild, whose cost is mostly this kNN
+    (benchmarks/README.rst, "Design measurements").
     """
     n = points.shape[0]
     sq = np.einsum("ij,ij->i", points, points)

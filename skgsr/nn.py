@@ -29,7 +29,7 @@ from . import graphs
 from ._torch_utils import evaluation_mode, module_device
 from ._training import INFERENCE_BATCH, LearnedGraph
 from ._warnings import warn
-from .filters import FILTER_NAMES
+from .filters import _FILTER_NAMES
 from .penalty import GraphPenalty
 
 __all__ = ["GraphRegularizer"]
@@ -37,15 +37,15 @@ __all__ = ["GraphRegularizer"]
 #: Constraints on the parameters shared by the regularizer and the estimators.
 PARAMETER_CONSTRAINTS = {
     "graph": [
-        StrOptions(set(graphs.GRAPH_NAMES) | {"learned"}),
+        StrOptions(set(graphs._GRAPH_NAMES) | {"learned"}),
         "array-like",
         "sparse matrix",
         HasMethods(["nodes", "edges"]),
     ],
     "graph_shape": [None, "array-like", Interval(Integral, 1, None, closed="left")],
     "alpha": [Interval(Real, 0, None, closed="left")],
-    "filter": [StrOptions(set(FILTER_NAMES)), callable],
-    "laplacian": [StrOptions({"auto", *graphs.LAPLACIAN_KINDS})],
+    "filter": [StrOptions(set(_FILTER_NAMES)), callable],
+    "laplacian": [StrOptions({"auto", *graphs._LAPLACIAN_KINDS})],
     "filter_scale": [None, Interval(Real, 0, None, closed="neither"), "array-like"],
     "filter_method": [StrOptions({"auto", "exact", "chebyshev"})],
     "filter_order": [Interval(Integral, 1, None, closed="left")],
@@ -54,8 +54,8 @@ PARAMETER_CONSTRAINTS = {
     "graph_warmup": [Interval(Integral, 0, None, closed="left")],
     "graph_update_interval": [Interval(Integral, 1, None, closed="left")],
     "graph_n_samples": [Interval(Integral, 1, None, closed="left")],
-    "graph_kernel": [StrOptions(set(graphs.COACTIVATION_KERNELS))],
-    "graph_metric": [StrOptions(set(graphs.COACTIVATION_METRICS))],
+    "graph_kernel": [StrOptions(set(graphs._COACTIVATION_KERNELS))],
+    "graph_metric": [StrOptions(set(graphs._COACTIVATION_METRICS))],
 }
 
 #: The keyword arguments of :class:`GraphRegularizer` the estimators pass on.
@@ -403,7 +403,7 @@ graph_kernel, graph_metric
                 )
             layout = shape or _display_shape(n_nodes)
         elif isinstance(self.graph, str):
-            layout = graphs.resolve_graph_shape(self.graph, shape or n_nodes)
+            layout = graphs._resolve_graph_shape(self.graph, shape or n_nodes)
             if layout[0] * layout[1] != n_nodes:
                 raise ValueError(
                     f"graph={self.graph!r} with graph_shape={self.graph_shape!r} has "

@@ -25,20 +25,15 @@ from scipy.sparse.linalg import ArpackNoConvergence, eigsh
 from torch import nn
 
 from . import graphs
-from .filters import FILTER_NAMES, chebyshev_coefficients, resolve_filter
+from .filters import _FILTER_NAMES, _resolve_filter, chebyshev_coefficients
 
-__all__ = ["EXACT_MAX_NODES", "GraphPenalty", "largest_eigenvalue"]
+__all__ = ["GraphPenalty", "largest_eigenvalue"]
 
-#: ``method="auto"`` applies ``g(L)`` exactly up to this many nodes and by a
-#: Chebyshev polynomial above. Exact costs ``O(n^3)`` once per graph plus
-#: ``O(B n^2)`` dense work per batch; Chebyshev costs ``O(B order |E|)`` sparse
-#: work (``|E|`` edges) in ~13 operations per order. Measured on a 2-core CPU
-#: (benchmarks/README.rst, order 30, batch 256): exact is faster per step up to
-#: 1024 nodes (heat 14 vs 60 ms, 4-scale wavelet 67 vs 121 ms at 1024); at 4096
-#: it is slower for the wavelet (1063 vs 551 ms), still faster for heat (274 vs
-#: 365 ms), and its set-up takes seconds (eigh 0.2 s at 1024, 8 s at 4096) at
-#: every new graph, with an n x n eigenbasis in memory.
-EXACT_MAX_NODES = 1024
+# method="auto" applies g(L) exactly (an eigendecomposition per graph, then
+# dense products per batch) up to this many nodes, and by a Chebyshev
+# polynomial (sparse products, no eigendecomposition) above; benchmarks/README.rst
+# ("bench_penalty.py") has the crossover.
+_EXACT_MAX_NODES = 1024
 
 _METHODS = ("auto", "exact", "chebyshev")
 
@@ -46,7 +41,7 @@ _METHODS = ("auto", "exact", "chebyshev")
 def largest_eigenvalue(L):
     """Largest eigenvalue of a symmetric PSD Laplacian (or a safe upper estimate).
 
-    Exact (dense ``eigvalsh``) up to :data:`EXACT_MAX_NODES` nodes; above, ARPACK's
+    Exact (dense ``eigvalsh``) up to 1024 nodes; above, ARPACK's Lanczos
     estimate times 1.01, so that the Chebyshev interval ``[0, lmax]`` covers the
     spectrum (PyGSP does the same). A graph without edges gets ``lmax = 1`` (every
     interval containing 0 will do).
@@ -62,7 +57,7 @@ def largest_eigenvalue(L):
     n = L.shape[0]
     if L.nnz == 0:
         return 1.0
-    if n <= EXACT_MAX_NODES:
+    if n <= _EXACT_MAX_NODES:
         lmax = float(np.linalg.eigvalsh(L.toarray())[-1])
     else:
         # A fixed start vector: ARPACK's default one comes from its own generator,
@@ -168,7 +163,7 @@ callable, default="laplacian"
     method : {"auto", "exact", "chebyshev"}, default="auto"
         How :math:`g(L)` is applied (ignored by the quadratic-form filters
         ``"laplacian"`` and ``"rayleigh"``, which are always sparse and exact).
-        ``"auto"`` is exact up to :data:`EXACT_MAX_NODES` nodes.
+        ``"auto"`` is exact up to 1024 nodes.
     order : int, default=30
         Degree of the Chebyshev polynomial. At 30 the Chebyshev penalty agrees
         with the exact one to 1e-6 relative for ``"heat"`` and the default
@@ -224,12 +219,12 @@ callable, default="laplacian"
     ):
         super().__init__()
         self._casts = {}
-        if not callable(filter) and filter not in FILTER_NAMES:
+        if not callable(filter) and filter not in _FILTER_NAMES:
             raise ValueError(
-                f"Unknown filter {filter!r}. Use one of {', '.join(FILTER_NAMES)} or "
+                f"Unknown filter {filter!r}. Use one of {', '.join(_FILTER_NAMES)} or "
                 "a callable g(eigenvalues) -> response."
             )
-        if laplacian not in graphs.LAPLACIAN_KINDS:
+        if laplacian not in graphs._LAPLACIAN_KINDS:
             raise ValueError(
                 f"Unknown laplacian {laplacian!r}; use 'combinatorial' or 'normalized'."
             )
@@ -272,17 +267,26 @@ callable, default="laplacian"
         self.n_nodes = L.shape[0]
         if not callable(self.filter) and self.filter in ("laplacian", "rayleigh"):
             self.lmax = float(lmax) if lmax is not None else None
-            self.spectral_filter = resolve_filter(self.filter, self.scale, 1.0)
+            self.spectral_filter = _resolve_filter(self.filter, self.scale, 1.0)
             self.method_ = "sparse"
         else:
-            self.lmax = float(lmax) if lmax is not None else largest_eigenvalue(L)
-            self.spectral_filter = resolve_filter(self.filter, self.scale, self.lmax)
-            if self.method == "exact" or (
-                self.method == "auto" and self.n_nodes <= EXACT_MAX_NODES
-            ):
-                self.method_ = "exact"
-            else:
-                self.method_ = "chebyshev"
+            exact = self.method == "exact" or (
+                self.method == "auto" and self.n_nodes <= _EXACT_MAX_NODES
+            )
+            self.method_ = "exact" if exact else "chebyshev"
+            if exact:
+                # torch's LAPACK (MKL) is faster than numpy's here, which counts
+                # for a learned graph decomposed anew at every rebuild
+                decomposition = torch.linalg.eigh(torch.from_numpy(L.toarray()))
+                eigenvalues, eigenvectors = (t.numpy() for t in decomposition)
+                if lmax is None:  # the decomposition gives it: no second one
+                    top = float(eigenvalues[-1]) if L.nnz else 0.0
+                    lmax = top if top > 0 else 1.0
+                eigenvalues = np.clip(eigenvalues, 0.0, None)  # round-off below 0
+            elif lmax is None:
+                lmax = largest_eigenvalue(L)
+            self.lmax = float(lmax)
+            self.spectral_filter = _resolve_filter(self.filter, self.scale, self.lmax)
 
         def buffer(name, array, dtype=torch.float64):
             tensor = torch.as_tensor(np.ascontiguousarray(array), dtype=dtype)
@@ -300,8 +304,6 @@ callable, default="laplacian"
                 delattr(self, name)
         kernels = self.spectral_filter.kernels
         if self.method_ == "exact":
-            eigenvalues, eigenvectors = np.linalg.eigh(L.toarray())
-            eigenvalues = np.clip(eigenvalues, 0.0, None)  # round-off below 0
             responses = np.stack([np.asarray(g(eigenvalues)) for g in kernels])
             buffer("_eigenvectors", eigenvectors)
             buffer("_responses", responses)

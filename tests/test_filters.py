@@ -21,12 +21,12 @@ import scipy.sparse as sp
 import torch
 
 from skgsr.filters import (
+    _resolve_filter,
     chebyshev_coefficients,
     default_heat_scale,
     default_wavelet_scales,
     heat_response,
     mexican_hat,
-    resolve_filter,
 )
 from skgsr.graphs import laplacian, make_graph
 from skgsr.penalty import GraphPenalty
@@ -348,9 +348,9 @@ def test_default_wavelet_scales_properties():
 
 
 def test_resolve_filter():
-    heat = resolve_filter("heat", None, lmax=5.0)
+    heat = _resolve_filter("heat", None, lmax=5.0)
     assert heat.name == "heat" and heat.norm == "l2" and heat.scales == (2.0,)
-    wavelet = resolve_filter("wavelet", [1.0, 2.0], lmax=5.0)
+    wavelet = _resolve_filter("wavelet", [1.0, 2.0], lmax=5.0)
     assert wavelet.norm == "l1" and len(wavelet.kernels) == 3
     # the scaling function at the coarsest scale, then each kernel at its own
     # scale (no late binding of the loop variable)
@@ -359,33 +359,33 @@ def test_resolve_filter():
         [np.exp(-3.0), np.exp(-1.0), 2 * np.exp(-2.0)],
     )
     # the papers' bank: the same Mexican hats, without the scaling function
-    hats = resolve_filter("mexican_hat", [1.0, 2.0], lmax=5.0)
+    hats = _resolve_filter("mexican_hat", [1.0, 2.0], lmax=5.0)
     assert hats.name == "mexican_hat" and hats.norm == "l1"
     assert hats.scales == (1.0, 2.0) and len(hats.kernels) == 2
     np.testing.assert_allclose(
         [k(np.array([1.0]))[0] for k in hats.kernels],
         [np.exp(-1.0), 2 * np.exp(-2.0)],
     )
-    assert resolve_filter("mexican_hat", None, 5.0).scales == tuple(
+    assert _resolve_filter("mexican_hat", None, 5.0).scales == tuple(
         default_wavelet_scales(5.0)
     )
-    assert resolve_filter("laplacian", None, 1.0).is_quadratic_form
-    assert not resolve_filter(np.exp, None, 1.0).is_quadratic_form
+    assert _resolve_filter("laplacian", None, 1.0).is_quadratic_form
+    assert not _resolve_filter(np.exp, None, 1.0).is_quadratic_form
     with pytest.raises(ValueError, match="Unknown filter 'gauss'"):
-        resolve_filter("gauss", None, 1.0)
+        _resolve_filter("gauss", None, 1.0)
 
 
 def test_resolve_filter_checks_a_callable_response():
     """The response of a callable is checked where it is evaluated."""
-    (kernel,) = resolve_filter(np.sqrt, None, 1.0).kernels
+    (kernel,) = _resolve_filter(np.sqrt, None, 1.0).kernels
     np.testing.assert_array_equal(kernel(np.array([0.0, 4.0])), [0.0, 2.0])
-    (kernel,) = resolve_filter(lambda lam: lam > 1, None, 1.0).kernels
+    (kernel,) = _resolve_filter(lambda lam: lam > 1, None, 1.0).kernels
     np.testing.assert_array_equal(kernel(np.array([0.0, 4.0])), [0.0, 1.0])
 
     def response(lam):
         return np.sqrt(lam - 1)  # NaN below 1
 
-    (kernel,) = resolve_filter(response, None, 1.0).kernels
+    (kernel,) = _resolve_filter(response, None, 1.0).kernels
     with (
         np.errstate(invalid="ignore"),
         pytest.raises(ValueError, match=r"'response' is not finite at .*\[0.0\]"),
@@ -396,7 +396,7 @@ def test_resolve_filter_checks_a_callable_response():
 @pytest.mark.parametrize("scale", [["a"], "a", 1j, [[1.0], [2.0, 3.0]]])
 def test_scales_that_are_not_numbers_name_the_parameter(scale):
     with pytest.raises(ValueError, match="filter_scale.* positive and finite"):
-        resolve_filter("wavelet", scale, 1.0)
+        _resolve_filter("wavelet", scale, 1.0)
 
 
 # --------------------------------------------------------------------------- #

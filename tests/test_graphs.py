@@ -16,12 +16,12 @@ from hypothesis import strategies as st
 from scipy.sparse import csgraph
 
 from skgsr.graphs import (
-    GRAPH_NAMES,
+    _GRAPH_NAMES,
+    _resolve_graph_shape,
     check_adjacency,
     infer_grid_shape,
     laplacian,
     make_graph,
-    resolve_graph_shape,
 )
 
 
@@ -140,7 +140,7 @@ def test_ladder_rungs_on_first_half_only():
         assert (A[j, j + 6] == 1) == (j < 3)
 
 
-@pytest.mark.parametrize("name", GRAPH_NAMES)
+@pytest.mark.parametrize("name", _GRAPH_NAMES)
 def test_predefined_graph_is_symmetric_binary_without_loops(name):
     shape = {"tree": (2, 7), "ladder": (2, 6), "line": 15, "ring": 15}.get(name, (3, 5))
     A = make_graph(name, shape)
@@ -325,7 +325,7 @@ def test_infer_grid_shape_rejects_non_positive_integers(bad):
     ],
 )
 def test_resolve_graph_shape(name, shape, expected):
-    assert resolve_graph_shape(name, shape) == expected
+    assert _resolve_graph_shape(name, shape) == expected
 
 
 @pytest.mark.parametrize(
@@ -350,7 +350,7 @@ def test_resolve_graph_shape(name, shape, expected):
 )
 def test_resolve_graph_shape_errors(name, shape, match):
     with pytest.raises(ValueError, match=match):
-        resolve_graph_shape(name, shape)
+        _resolve_graph_shape(name, shape)
 
 
 # --------------------------------------------------------------------------- #
@@ -619,7 +619,7 @@ def test_graph_modules_import_and_run_without_torch():
         "L = graphs.laplacian(A)\n"
         "X = np.random.RandomState(0).normal(size=(30, 16))\n"
         "assert metrics.dirichlet_energy(X, A) > 0\n"
-        "assert filters.resolve_filter('heat', None, 2.0).kernels\n"
+        "assert filters._resolve_filter('heat', None, 2.0).kernels\n"
         "assert 'torch' not in sys.modules\n"
         "try:\n"
         "    from skgsr import GSRAutoencoder\n"

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from skgsr.graphs import make_graph
-from skgsr.penalty import EXACT_MAX_NODES, GraphPenalty, largest_eigenvalue
+from skgsr.penalty import _EXACT_MAX_NODES, GraphPenalty, largest_eigenvalue
 
 FILTERS = ["laplacian", "rayleigh", "heat", "wavelet", "mexican_hat", np.sqrt]
 
@@ -267,7 +267,7 @@ def test_cuda_matches_cpu_and_set_graph_keeps_cuda(filter, method):
 
 def test_set_graph_drops_the_previous_methods_operators():
     small = make_graph("grid", (4, 4))
-    large = make_graph("grid", (EXACT_MAX_NODES // 16 + 1, 16))
+    large = make_graph("grid", (_EXACT_MAX_NODES // 16 + 1, 16))
     penalty = GraphPenalty(small, filter="heat")
     assert penalty.method_ == "exact"
     penalty.set_graph(large)
@@ -293,8 +293,8 @@ def test_buffers_are_not_persistent_state():
 # lmax and methods
 # --------------------------------------------------------------------------- #
 def test_auto_method_switches_at_exact_max_nodes():
-    at_limit = make_graph("lines", (EXACT_MAX_NODES // 16, 16))
-    above = make_graph("lines", (EXACT_MAX_NODES // 16 + 1, 16))
+    at_limit = make_graph("lines", (_EXACT_MAX_NODES // 16, 16))
+    above = make_graph("lines", (_EXACT_MAX_NODES // 16 + 1, 16))
     assert GraphPenalty(at_limit, filter="heat").method_ == "exact"
     assert GraphPenalty(above, filter="heat").method_ == "chebyshev"
     assert GraphPenalty(above, filter="heat", method="exact").method_ == "exact"
@@ -459,7 +459,7 @@ def test_penalty_never_builds_a_dense_laplacian():
     P(x).backward()
     assert P.method_ == "sparse" and torch.isfinite(x.grad).all()
     W = GraphPenalty(make_graph("grid", (200, 200)), filter="wavelet")
-    assert W.method_ == "chebyshev"  # "auto" above EXACT_MAX_NODES
+    assert W.method_ == "chebyshev"  # "auto" above _EXACT_MAX_NODES
     z = torch.randn(4, 40_000, requires_grad=True)
     W(z).backward()
     assert torch.isfinite(z.grad).all()
