@@ -13,6 +13,7 @@ from skgsr.metrics import (
     dirichlet_energy,
     feature_module_labels,
     feature_module_recovery,
+    graph_modularity,
     module_recovery,
     morans_i,
     participation_ratio,
@@ -476,3 +477,48 @@ def test_feature_module_recovery_errors():
         feature_module_recovery(X, Z, A, modules, n_modules=6)
     with pytest.raises(ValueError, match="n_modules"):
         feature_module_labels(X, Z, A, None)
+
+
+# ------------------------------------------------------------- modularity
+def test_graph_modularity_against_networkx():
+    """Weighted planted partition: the value is networkx's modularity of the
+    spectral clusters, and those clusters are the planted ones."""
+    nx = pytest.importorskip("networkx")
+    rng = np.random.RandomState(7)
+    modules = np.repeat(np.arange(3), 8)
+    same = modules[:, None] == modules[None, :]
+    W = rng.uniform(0.5, 2.0, (24, 24)) * (rng.uniform(size=(24, 24)) < 0.7) * same
+    W += 0.2 * (rng.uniform(size=(24, 24)) < 0.1) * ~same
+    W = np.triu(W, 1)
+    W = W + W.T
+    G = nx.from_numpy_array(W)
+    communities = [set(np.flatnonzero(modules == m)) for m in range(3)]
+    expected = nx.community.modularity(G, communities, weight="weight")
+    assert graph_modularity(W, 3, random_state=0) == pytest.approx(expected)
+    # searching 2-10 clusters finds the same best split
+    assert graph_modularity(W, random_state=0) == pytest.approx(expected)
+
+
+def test_graph_modularity_of_cliques_and_structureless_graphs():
+    cliques = sp.block_diag([np.ones((6, 6)) - np.eye(6)] * 5)
+    assert graph_modularity(cliques, random_state=0) == pytest.approx(1 - 1 / 5)
+    # a complete graph has no split better than none: every split scores <= 0
+    complete = np.ones((12, 12)) - np.eye(12)
+    assert graph_modularity(complete, random_state=0) <= 1e-12
+    assert graph_modularity(np.zeros((5, 5)), random_state=0) == 0.0
+    # a kNN graph of random points is far less modular than planted modules
+    from skgsr.graphs import coactivation_graph
+
+    H = np.random.RandomState(8).normal(size=(500, 32))
+    knn = coactivation_graph(H, 5)
+    assert 0.2 < graph_modularity(knn, random_state=0) < 0.6
+
+
+def test_graph_modularity_errors():
+    A = make_graph("ring", 6)
+    with pytest.raises(ValueError, match="n_modules"):
+        graph_modularity(A, n_modules=6)
+    with pytest.raises(ValueError, match="max_modules must be at least 2"):
+        graph_modularity(A, max_modules=1)
+    with pytest.raises(ValueError, match="at least 3 nodes"):
+        graph_modularity(np.ones((2, 2)) - np.eye(2))
