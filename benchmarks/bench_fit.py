@@ -143,7 +143,7 @@ def plain_loop(X, y, epochs, seed, fused=False, alpha=0.0, init=None):
     import torch
     import torch.nn.functional as F
 
-    from skgsr._base import fused_optimizer_kwargs
+    from skgsr._torch_utils import fused_optimizer_kwargs
     from skgsr.graphs import make_graph
     from skgsr.penalty import GraphPenalty
 

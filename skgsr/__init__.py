@@ -13,7 +13,7 @@ __version__ = "0.1.0.dev0"
 # (PEP 562), so that the numpy/scipy modules (graphs, filters, metrics,
 # descramble, datasets) import and run without it.
 _LAZY = {
-    "DivergenceError": "._base",
+    "DivergenceError": "._training",
     "GSRAutoencoder": "._autoencoder",
     "GSRClassifier": "._supervised",
     "GSRRegressor": "._supervised",

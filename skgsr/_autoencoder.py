@@ -5,15 +5,11 @@ import torch
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, _fit_context
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from ._base import (
-    _COMMON_PARAMETERS_DOC,
-    _FITTED_ATTRIBUTES_DOC,
-    BaseGSR,
-    _dense_rows,
-    explain_input_errors,
-    torch_threads,
-)
+from ._base import BaseGSR
+from ._docs import COMMON_PARAMETERS, FITTED_ATTRIBUTES
 from ._network import make_mlp
+from ._torch_utils import torch_threads
+from ._training import dense_rows, explain_input_errors
 
 __all__ = ["GSRAutoencoder"]
 
@@ -22,7 +18,7 @@ def _squared_errors(module, X, device):
     """Per-sample mean squared reconstruction error of X, float64 numpy."""
     errors = []
     with torch.no_grad():
-        for block in _dense_rows(X, device):
+        for block in dense_rows(X, device):
             reconstruction = module(block)[0]
             errors.append(((reconstruction - block) ** 2).mean(dim=1).double().cpu())
     return torch.cat(errors).numpy() if errors else np.empty(0)
@@ -41,11 +37,11 @@ class GSRAutoencoder(ClassNamePrefixFeaturesOutMixin, BaseGSR):
 
     Parameters
     ----------"""
-        + _COMMON_PARAMETERS_DOC
+        + COMMON_PARAMETERS
         + """
     Attributes
     ----------"""
-        + _FITTED_ATTRIBUTES_DOC
+        + FITTED_ATTRIBUTES
         + """
     See Also
     --------
@@ -164,7 +160,7 @@ class GSRAutoencoder(ClassNamePrefixFeaturesOutMixin, BaseGSR):
         device = self._module_device()
         decoded = []
         with torch_threads(), torch.no_grad():
-            for block in _dense_rows(Z, device):
+            for block in dense_rows(Z, device):
                 decoded.append(self.module_.head(block).cpu())
         if not decoded:
             return np.empty((0, self.n_features_in_), dtype=np.float32)

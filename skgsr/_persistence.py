@@ -33,8 +33,8 @@ import sklearn
 import torch
 
 from ._autoencoder import GSRAutoencoder
-from ._base import _module_device, available_device, resolve_device, tensors_to
 from ._supervised import GSRClassifier, GSRRegressor
+from ._torch_utils import available_device, module_device, resolve_device, tensors_to
 
 __all__ = ["FORMAT_VERSION", "load", "save"]
 
@@ -355,7 +355,7 @@ def save(estimator, path):
         penalty = getattr(estimator, _PENALTY, None)
         penalty_spec = None if penalty is None else {"lmax": penalty.lmax}
         fitted_spec = {
-            "device": str(_module_device(module)),
+            "device": str(module_device(module)),
             "n_outputs": _n_outputs(estimator),
             "penalty": penalty_spec,
             "attributes": fitted,

@@ -14,13 +14,10 @@ from sklearn.utils.validation import column_or_1d, validate_data
 from torch import nn
 from torch.nn import functional as F
 
-from ._base import (
-    _COMMON_PARAMETERS_DOC,
-    _FITTED_ATTRIBUTES_DOC,
-    BaseGSR,
-    explain_input_errors,
-)
+from ._base import BaseGSR
+from ._docs import COMMON_PARAMETERS, FITTED_ATTRIBUTES
 from ._network import ConvHead
+from ._training import explain_input_errors
 
 __all__ = ["GSRClassifier", "GSRRegressor"]
 
@@ -156,14 +153,14 @@ class GSRClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, _Supervise
 
     Parameters
     ----------"""
-        + _COMMON_PARAMETERS_DOC
+        + COMMON_PARAMETERS
         + _HEAD_DOC
         + """
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
         Class labels (any sortable type, strings included)."""
-        + _FITTED_ATTRIBUTES_DOC
+        + FITTED_ATTRIBUTES
         + """
     See Also
     --------
@@ -334,12 +331,12 @@ class GSRRegressor(ClassNamePrefixFeaturesOutMixin, RegressorMixin, _SupervisedG
 
     Parameters
     ----------"""
-        + _COMMON_PARAMETERS_DOC
+        + COMMON_PARAMETERS
         + _HEAD_DOC
         + """
     Attributes
     ----------"""
-        + _FITTED_ATTRIBUTES_DOC
+        + FITTED_ATTRIBUTES
         + """
     See Also
     --------

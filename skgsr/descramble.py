@@ -607,8 +607,8 @@ def permutation_descrambler(
 # --------------------------------------------------------------------------- #
 def _estimator_laplacian(estimator):
     """The Laplacian kind of a fitted estimator's penalty (``"auto"`` resolved)."""
-    resolve = getattr(estimator, "_resolved_laplacian", None)
-    kind = resolve() if callable(resolve) else getattr(estimator, "laplacian", None)
+    penalty = getattr(estimator, "penalty_", None)
+    kind = getattr(penalty, "laplacian", None)
     return kind if kind in graphs.LAPLACIAN_KINDS else "combinatorial"
 
 

@@ -411,7 +411,7 @@ def check_adjacency(graph, n_nodes=None, *, name="graph"):
 # --------------------------------------------------------------------------- #
 # Laplacians
 # --------------------------------------------------------------------------- #
-def laplacian(adjacency, kind="combinatorial"):
+def laplacian(adjacency, kind="combinatorial", *, validate=True):
     """Graph Laplacian of a symmetric adjacency.
 
     - ``"combinatorial"``: :math:`L = D - A`, so that
@@ -426,6 +426,9 @@ def laplacian(adjacency, kind="combinatorial"):
     adjacency : array-like, scipy sparse matrix or networkx.Graph
         Validated with :func:`check_adjacency`.
     kind : {"combinatorial", "normalized"}, default="combinatorial"
+    validate : bool, default=True
+        Validate ``adjacency``; False for an adjacency that
+        :func:`check_adjacency` returned (it is taken as it is).
 
     Returns
     -------
@@ -443,7 +446,8 @@ def laplacian(adjacency, kind="combinatorial"):
         raise ValueError(
             f"Unknown Laplacian kind {kind!r}; use 'combinatorial' or 'normalized'."
         )
-    adjacency = check_adjacency(adjacency)
+    if validate:
+        adjacency = check_adjacency(adjacency)
     L = csgraph.laplacian(adjacency, normed=kind == "normalized")
     L = sp.csr_array(L, dtype=np.float64)
     L.eliminate_zeros()

@@ -20,7 +20,6 @@ Laplacian ``L`` over the ``n`` neurons, :class:`GraphPenalty` returns
 import warnings
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 from scipy.sparse.linalg import ArpackNoConvergence, eigsh
 from torch import nn
@@ -174,7 +173,7 @@ default="laplacian"
         converges slowly, hence the quadratic form for ``"laplacian"``).
     center : bool, default=False
         Subtract each sample's mean over the neurons before filtering. False
-        gives the penalties of SPEC.md exactly.
+        gives the penalties above exactly.
     lmax : float, optional
         Largest Laplacian eigenvalue to use (for the Chebyshev interval and the
         default scales); estimated by :func:`largest_eigenvalue` when None.
@@ -183,6 +182,12 @@ default="laplacian"
     ----------
     n_nodes : int
         Number of neurons the graph is over.
+    adjacency : scipy.sparse.csr_array of shape (n_nodes, n_nodes)
+        The graph, as :func:`skgsr.graphs.check_adjacency` returned it.
+    L : scipy.sparse.csr_array of shape (n_nodes, n_nodes)
+        Its Laplacian of kind ``laplacian``, the one the filter is a function of.
+    device : torch.device
+        Where the penalty's operators are (moved with ``.to(device)``).
     lmax : float or None
         :math:`\\lambda_{max}` in use (None for the quadratic-form filters, which
         need none).
@@ -255,10 +260,10 @@ default="laplacian"
         -------
         self : GraphPenalty
         """
-        device = self._device()
+        device = self.device
         self._casts = {}
-        adjacency = graphs.check_adjacency(adjacency)
-        L = graphs.laplacian(adjacency, self.laplacian)
+        self.adjacency = graphs.check_adjacency(adjacency)
+        self.L = L = graphs.laplacian(self.adjacency, self.laplacian, validate=False)
         self.n_nodes = L.shape[0]
         if not callable(self.filter) and self.filter in ("laplacian", "rayleigh"):
             self.lmax = float(lmax) if lmax is not None else None
@@ -280,7 +285,6 @@ default="laplacian"
 
         # Laplacian as CSR (int64 indices: torch's sparse kernels accept them on
         # every device); kept in float64 and cast to the input's dtype per call.
-        L = sp.csr_array(L)
         buffer("_crow", L.indptr, torch.int64)
         buffer("_col", L.indices, torch.int64)
         buffer("_val", L.data)
@@ -331,7 +335,9 @@ default="laplacian"
         self._casts = {}
         return super()._apply(fn, *args, **kwargs)
 
-    def _device(self):
+    @property
+    def device(self):
+        """The device the penalty's operators are on."""
         crow = getattr(self, "_crow", None)
         return crow.device if crow is not None else torch.device("cpu")
 

@@ -208,8 +208,16 @@ def test_conv_head_on_grid_and_torus(digits):
         clf = GSRClassifier(head="conv", graph=graph, max_iter=30, random_state=0)
         clf.fit(X[:500], y[:500])
         assert clf.score(X[:500], y[:500]) > 0.8
-        assert isinstance(
-            clf.module_.head[0] if False else clf.module_.head, torch.nn.Module
+        # the head convolves the layer as its (h, w) map: an 8 x 8 image
+        assert clf.module_.head.grid_shape == clf.graph_shape_ == (8, 8)
+        z = torch.as_tensor(clf.transform(X[:3]))
+        maps = z.reshape(3, 1, 8, 8)
+        with torch.no_grad():
+            expected = clf.module_.head.readout(
+                clf.module_.head.features(maps).flatten(1)
+            )
+        np.testing.assert_allclose(
+            clf.predict_proba(X[:3]), expected.softmax(1).double().numpy(), rtol=1e-5
         )
         conv = clf.module_.head.features[0]
         assert conv.padding_mode == ("circular" if graph == "torus" else "zeros")
@@ -346,7 +354,7 @@ def test_sparse_input_is_densified_one_batch_at_a_time(digits, monkeypatch):
 
     monkeypatch.setattr(sp.csr_array, "toarray", recording)
     GSRClassifier(max_iter=2, batch_size=64, random_state=0).fit(X_sparse, y)
-    assert rows and max(rows) <= max(64, _base._INFERENCE_BATCH)
+    assert rows and max(rows) <= max(64, _base.INFERENCE_BATCH)
     training = [r for r in rows if r <= 64]
     assert sum(training) >= 2 * len(X)  # every row densified in each epoch
 

@@ -6,7 +6,8 @@ import torch
 from sklearn.datasets import load_digits
 
 from skgsr import GSRAutoencoder, GSRClassifier, GSRRegressor
-from skgsr._base import _LossMeter, _PenaltyMonitor, fused_optimizer_kwargs
+from skgsr._torch_utils import fused_optimizer_kwargs
+from skgsr._training import Batches, LossMeter, PenaltyMonitor
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -27,7 +28,7 @@ def _batches(seed=0, n_batches=7):
 @pytest.mark.parametrize("with_penalty", [True, False])
 def test_loss_meter_eager_and_deferred_agree(with_penalty):
     values, sizes = _batches()
-    eager, deferred = _LossMeter(eager=True), _LossMeter(eager=False)
+    eager, deferred = LossMeter(eager=True), LossMeter(eager=False)
     for (loss, task, penalty), n in zip(values, sizes, strict=True):
         args = [torch.tensor(loss), torch.tensor(task)]
         args.append(torch.tensor(penalty) if with_penalty else None)
@@ -41,7 +42,7 @@ def test_loss_meter_eager_and_deferred_agree(with_penalty):
 
 
 def test_loss_meter_deferred_reports_a_non_finite_epoch():
-    meter = _LossMeter(eager=False)
+    meter = LossMeter(eager=False)
     meter.add(torch.tensor(1.0), torch.tensor(1.0), None, 10)
     meter.add(torch.tensor(float("nan")), torch.tensor(1.0), None, 10)
     assert np.isnan(meter.means(20)[0])
@@ -134,7 +135,7 @@ def test_penalty_monitor_equals_the_per_batch_penalty(weighted, max_values):
 
     penalty = GraphPenalty(make_graph("grid", (8, 8)))
     rng = np.random.default_rng(0)
-    monitor = _PenaltyMonitor(penalty, max_values=max_values)
+    monitor = PenaltyMonitor(penalty, max_values=max_values)
     expected = 0.0
     for n in [32, 32, 32, 7]:
         z = torch.from_numpy(rng.normal(size=(n, 64)).astype(np.float32))
@@ -169,15 +170,13 @@ def test_batches_over_selected_rows_match_the_copied_rows(sparse):
     """Early stopping trains on a row selection of X instead of a copy of it."""
     import scipy.sparse as sp
 
-    from skgsr._base import _Batches
-
     rng = np.random.default_rng(0)
     X = rng.normal(size=(50, 6)).astype(np.float32)
     X[X < 0.5] = 0.0
     rows = rng.permutation(50)[:37]
     source = sp.csr_array(X) if sparse else X
-    selected = _Batches(source, torch.device("cpu"), rows=rows)
-    copied = _Batches(source[rows], torch.device("cpu"))
+    selected = Batches(source, torch.device("cpu"), rows=rows)
+    copied = Batches(source[rows], torch.device("cpu"))
     assert selected.n_samples == copied.n_samples == 37
     index = torch.tensor([3, 0, 36, 5])
     np.testing.assert_array_equal(selected.take(index), copied.take(index))
@@ -188,18 +187,16 @@ def test_batches_over_selected_rows_match_the_copied_rows(sparse):
 
 
 def test_early_stopping_does_not_copy_the_training_rows(digits, monkeypatch):
-    from skgsr import _base
-
     X, y = digits
     X = np.ascontiguousarray(X)
     seen = []
-    original = _base._Batches.__init__
+    original = Batches.__init__
 
     def spy(self, data, device, rows=None):
         seen.append((data, rows))
         original(self, data, device, rows=rows)
 
-    monkeypatch.setattr(_base._Batches, "__init__", spy)
+    monkeypatch.setattr(Batches, "__init__", spy)
     GSRClassifier(early_stopping=True, max_iter=2, random_state=0).fit(X, y)
     (data, rows), *_ = seen
     assert data is X and len(rows) == 270  # the float32 input itself, 90% of rows

@@ -1,0 +1,151 @@
+"""Docstring sections shared by the estimators (numpydoc).
+
+The estimators take the same hyperparameters and expose the same fitted
+attributes; their docstrings are assembled from these sections so that the
+text is written once.
+"""
+
+__all__ = ["COMMON_PARAMETERS", "FITTED_ATTRIBUTES"]
+
+COMMON_PARAMETERS = """
+    n_components : int, default=64
+        Width of the structured layer: one neuron per node of the graph.
+    hidden_layer_sizes : array-like of int, default=(128,)
+        Widths of the hidden layers between the input and the structured layer
+        (mirrored in the autoencoder's decoder).
+    graph : str, array-like, scipy sparse matrix or networkx.Graph, default="grid"
+        The graph over the structured neurons: a name of
+        :func:`skgsr.graphs.make_graph` (``"grid"``, ``"torus"``, ``"line"``,
+        ``"ring"``, ``"lines"``, ``"rings"``, ``"tree"``, ``"star"``,
+        ``"ladder"``), ``"learned"`` (built from the neurons' co-activations during
+        training), or an ``n_components x n_components`` adjacency.
+    graph_shape : tuple of int, default=None
+        ``(h, w)`` layout of the graph (see :func:`skgsr.graphs.make_graph`);
+        ``h * w`` must equal ``n_components``. None infers it (the most square grid
+        for ``"grid"`` and ``"torus"``).
+    filter : {"laplacian", "rayleigh", "heat", "wavelet"} or callable, \
+default="laplacian"
+        The graph filter of the penalty (see :class:`skgsr.penalty.GraphPenalty`).
+    alpha : float, default=1e-3
+        Strength of the graph penalty; 0 trains an unregularized network.
+    laplacian : {"auto", "combinatorial", "normalized"}, default="auto"
+        Laplacian of the penalty. ``"auto"``: combinatorial ``D - A`` for
+        predefined and given graphs, normalized for ``graph="learned"``.
+    filter_scale : float or array-like of float, default=None
+        Diffusion time of ``"heat"``, scale(s) of ``"wavelet"``; None derives them
+        from the largest Laplacian eigenvalue.
+    filter_method : {"auto", "exact", "chebyshev"}, default="auto"
+        How the spectral filters apply ``g(L)``.
+    filter_order : int, default=30
+        Degree of the Chebyshev approximation.
+    filter_center : bool, default=False
+        Centre each sample's activations over the neurons before the filter
+        (:class:`skgsr.penalty.GraphPenalty` ``center``): with
+        ``filter="rayleigh"`` this is the centred, scale-free Rayleigh quotient,
+        blind to a common offset of all neurons.
+    n_neighbors : int, default=5
+        Neighbours per neuron in the learned graph.
+    graph_warmup : int, default=10
+        Epochs trained without penalty before the first learned graph.
+    graph_update_interval : int, default=5
+        Epochs between two rebuilds of the learned graph: a graph is built before
+        epoch ``graph_warmup`` (counting from 0) and every
+        ``graph_update_interval`` epochs after. Epochs are counted over
+        ``warm_start`` fits and ``partial_fit`` calls (one call is one epoch), so
+        a continued fit continues the schedule.
+    graph_n_samples : int, default=1000
+        Training samples encoded to build the learned graph (all of them when
+        there are fewer). ``partial_fit`` encodes rows of the X of the call that
+        triggers a rebuild, so chunks smaller than ``graph_n_samples`` give a
+        noisier graph.
+    graph_kernel : {"gaussian", "binary"}, default="gaussian"
+        Edge weights of the learned kNN graph: a Gaussian kernel with adaptive
+        bandwidth, or unit weights (see :func:`skgsr.graphs.coactivation_graph`).
+    graph_metric : {"correlation", "cosine", "euclidean"}, default="correlation"
+        Distance between neurons in the learned graph: ``"correlation"`` joins
+        neurons whose activations rise and fall together whatever their offset
+        and scale (see :func:`skgsr.graphs.coactivation_graph`).
+    activation : str, default="relu"
+        Activation of the hidden layers: ``"relu"``, ``"tanh"``, ``"logistic"``,
+        ``"identity"``, ``"leaky_relu"``, ``"elu"``, ``"gelu"``, ``"softplus"``.
+    embedding_activation : str, default="auto"
+        Activation of the structured layer; ``"auto"`` is ``"identity"`` for the
+        autoencoder and ``activation`` for the supervised estimators.
+    solver : {"adam", "adamw", "sgd"}, default="adam"
+        Optimizer (``"sgd"`` with Nesterov momentum 0.9).
+    learning_rate_init : float, default=1e-3
+        Learning rate.
+    batch_size : int or "auto", default="auto"
+        Minibatch size; ``"auto"`` is ``min(200, n_samples)``.
+    max_iter : int, default=200
+        Maximum number of epochs.
+    tol : float, default=1e-4
+        Minimum improvement of the training loss (or of the validation score with
+        ``early_stopping``) that resets the patience counter.
+    n_iter_no_change : int, default=10
+        Epochs without improvement by ``tol`` before training stops.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the training data, stop when its score
+        stops improving, and keep the best weights.
+    validation_fraction : float, default=0.1
+        Share of the training data held out for early stopping.
+    weight_decay : float, default=0.0
+        L2 penalty on the weights (the optimizer's weight decay).
+    warm_start : bool, default=False
+        Continue from the previous fit's weights instead of starting anew.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the weights, the shuffling and the validation split; the same value
+        gives identical results on the same machine.
+    verbose : int, default=0
+        1 prints one line per epoch (loss, penalty, validation score, time).
+    device : str, default="auto"
+        ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"`` (CUDA when available).
+"""
+
+FITTED_ATTRIBUTES = """
+    feature_graph_ : scipy.sparse.csr_array of shape (n_components, n_components)
+        The graph over the structured neurons: the predefined or given graph, or
+        the learned one at the end of fit.
+    laplacian_ : scipy.sparse.csr_array of shape (n_components, n_components)
+        Laplacian of ``feature_graph_`` used by the penalty.
+    graph_shape_ : tuple of int
+        ``(h, w)`` layout of the structured layer (``h * w == n_components``), to
+        reshape activations into maps.
+    module_ : torch.nn.Module
+        The trained network (``encoder``, ``structured``, ``head``).
+    penalty_ : skgsr.penalty.GraphPenalty
+        The graph penalty on the structured layer.
+    loss_curve_ : list of float
+        Training objective (task loss + ``alpha`` x penalty) per epoch.
+    penalty_curve_ : list of float
+        Graph penalty (without ``alpha``) of the structured layer per epoch;
+        NaN while a learned graph is warming up.
+    graph_history_ : list of scipy.sparse.csr_array
+        With ``graph="learned"``: the learned graphs in the order they were
+        built (the last 50), to watch the structure form;
+        ``graph_history_[-1]`` is ``feature_graph_`` unless early stopping
+        restored the graph of an earlier epoch.
+    graph_history_epochs_ : list of int
+        With ``graph="learned"``: for each graph of ``graph_history_``, the number
+        of epochs trained before it was built.
+    inactive_neurons_ : ndarray of int
+        With ``graph="learned"``: the structured neurons whose activation did not
+        vary over the samples encoded for the last graph (dead units, see
+        :func:`skgsr.graphs.inactive_neurons`); they are isolated nodes of
+        ``feature_graph_`` and a warning names them.
+    validation_scores_ : list of float or None
+        Validation score per epoch with ``early_stopping``, else None.
+    best_validation_score_ : float or None
+        Best validation score with ``early_stopping``, else None.
+    history_ : list of dict
+        Per epoch: ``epoch``, ``loss``, ``task_loss``, ``penalty``,
+        ``validation_score``, ``duration``; with ``graph="learned"`` also
+        ``graph_updated`` (a graph was built before this epoch) and
+        ``graph_duration`` (seconds spent building it).
+    n_iter_ : int
+        Epochs run.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during fit, when X has string column names.
+"""

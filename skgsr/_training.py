@@ -1,0 +1,455 @@
+"""The parts of the training loop that are not the loop: data, meters, rules, state.
+
+Each piece has one job and is tested alone (``tests/test_training_loop.py``):
+
+- :class:`Batches` serves minibatches of dense or sparse ``X`` as float32 tensors;
+- :class:`LossMeter` and :class:`PenaltyMonitor` average an epoch's losses;
+- :class:`EarlyStopping` is scikit-learn's stopping rule, with the best weights;
+- :class:`LearnedGraph` is the schedule and history of a learned graph;
+- :class:`TrainState` is what one call of ``fit`` builds before it is committed.
+"""
+
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from . import graphs
+
+__all__ = [
+    "Batches",
+    "DivergenceError",
+    "EarlyStopping",
+    "LearnedGraph",
+    "LossMeter",
+    "PenaltyMonitor",
+    "TrainState",
+    "dense_rows",
+    "explain_input_errors",
+]
+
+# Dense training data up to this size is moved to an accelerator once, instead
+# of batch by batch.
+MAX_DEVICE_BYTES = 2**30
+
+# Rows per forward pass at inference: large enough to amortize Python overhead,
+# small enough to bound memory for wide layers.
+INFERENCE_BATCH = 4096
+
+
+class DivergenceError(FloatingPointError):
+    """Training produced a non-finite loss; the estimator was left unchanged.
+
+    Raised by ``fit`` and ``partial_fit`` at the first batch whose loss is not
+    finite (on CPU; once per epoch on an accelerator), or when the loss with the
+    final weights is not finite. The message names the likely causes: a learning
+    rate too high, unscaled input, or ``alpha`` too large. A subclass of
+    :class:`FloatingPointError`.
+    """
+
+
+# --------------------------------------------------------------------------- #
+# Input
+# --------------------------------------------------------------------------- #
+# scikit-learn's validation names the problem; these add what to do about it.
+# The original message is kept in front (scikit-learn's own checks match on it).
+_INPUT_HINTS = (
+    (
+        ("could not convert string to float", "argument must be a string or a"),
+        "skgsr estimators need numeric X: encode string or categorical columns "
+        "first (e.g. OneHotEncoder or OrdinalEncoder in a ColumnTransformer).",
+    ),
+    (
+        ("Input y contains NaN", "Input y contains infinity"),
+        "Every target must be a finite number: drop the samples whose target is "
+        "missing.",
+    ),
+    (
+        ("contains infinity",),
+        "Replace the infinite values or drop those samples; huge values also "
+        "call for scaling X (e.g. StandardScaler in a Pipeline).",
+    ),
+)
+
+
+@contextmanager
+def explain_input_errors():
+    """Append a fix to scikit-learn's input validation errors that lack one."""
+    try:
+        yield
+    except (ValueError, TypeError) as exc:
+        if type(exc) not in (ValueError, TypeError):
+            raise
+        message = str(exc)
+        for patterns, hint in _INPUT_HINTS:
+            if any(p in message for p in patterns):
+                raise type(exc)(f"{message} {hint}") from exc
+        raise
+
+
+def _to_float32_tensor(X):
+    """A float32 CPU tensor viewing ``X`` when it is float32 already (no copy)."""
+    with warnings.catch_warnings():
+        # read-only inputs (memmaps) are only ever read
+        warnings.filterwarnings("ignore", message="The given NumPy array is not")
+        if X.dtype == np.float32 and X.flags.c_contiguous:
+            return torch.from_numpy(X)
+        return torch.from_numpy(np.asarray(X, dtype=np.float32, order="C"))
+
+
+class Batches:
+    """Rows of a dense or scipy sparse matrix as float32 tensors on a device.
+
+    Dense float32 data is viewed, not copied; float64 data is cast once to float32
+    (half its size). Sparse data stays sparse and is densified one batch at a time.
+    ``rows`` (optional) selects the rows that make up the data set without copying
+    them: index ``i`` is row ``rows[i]`` of ``X``.
+    """
+
+    def __init__(self, X, device, rows=None):
+        self.device = device
+        self.rows = None if rows is None else torch.as_tensor(rows, dtype=torch.long)
+        self.n_samples = X.shape[0] if rows is None else len(self.rows)
+        if sp.issparse(X):
+            self.X = sp.csr_array(X)
+            self.sparse = True
+        else:
+            tensor = _to_float32_tensor(X)
+            if device.type != "cpu" and tensor.numel() * 4 <= MAX_DEVICE_BYTES:
+                tensor = tensor.to(device)
+            self.X = tensor
+            self.sparse = False
+
+    def take(self, index):
+        """Rows ``index`` (a CPU LongTensor) as a float32 tensor on the device."""
+        if self.rows is not None:
+            index = self.rows[index]
+        if self.sparse:
+            dense = self.X[index.numpy()].toarray().astype(np.float32, copy=False)
+            return torch.from_numpy(dense).to(self.device, non_blocking=True)
+        if self.X.device != index.device:
+            index = index.to(self.X.device, non_blocking=True)
+        return self.X.index_select(0, index).to(self.device, non_blocking=True)
+
+    def slices(self, batch_size):
+        """Consecutive row blocks, in order, as float32 tensors on the device."""
+        for start in range(0, self.n_samples, batch_size):
+            stop = min(start + batch_size, self.n_samples)
+            if self.rows is not None:
+                yield self.take(torch.arange(start, stop))
+            elif self.sparse:
+                block = self.X[start:stop].toarray().astype(np.float32, copy=False)
+                yield torch.from_numpy(block).to(self.device, non_blocking=True)
+            else:
+                yield self.X[start:stop].to(self.device, non_blocking=True)
+
+
+def dense_rows(X, device, batch_size=INFERENCE_BATCH):
+    """Iterate over ``X`` in row blocks without a full float32 copy."""
+    if sp.issparse(X):
+        yield from Batches(X, device).slices(batch_size)
+        return
+    for start in range(0, X.shape[0], batch_size):
+        block = _to_float32_tensor(np.ascontiguousarray(X[start : start + batch_size]))
+        yield block.to(device, non_blocking=True)
+
+
+# --------------------------------------------------------------------------- #
+# Meters
+# --------------------------------------------------------------------------- #
+class LossMeter:
+    """Sample-weighted sums of the batch losses of one epoch.
+
+    ``eager=True`` (CPU) reads each batch's scalars at once: that costs a few
+    microseconds, there being no device to wait for, and lets a diverging fit
+    stop at its first non-finite batch. Otherwise (an accelerator) the values stay
+    on the device and are read in one host sync by :meth:`means`, since a read per
+    batch would stall the device's queue every batch.
+    """
+
+    def __init__(self, eager):
+        self.eager = eager
+        self.sums = [0.0, 0.0, 0.0]
+        self.pending = []
+        self.sizes = []
+
+    def add(self, loss, task_loss, penalty, n):
+        """Record one batch of ``n`` samples (``penalty`` None when unmeasured).
+
+        Returns the batch's loss as a float when eager, else None.
+        """
+        if not self.eager:
+            if penalty is None:
+                penalty = torch.zeros_like(loss)
+            self.pending.append(torch.stack([loss, task_loss, penalty]))
+            self.sizes.append(n)
+            return None
+        value = loss.item()
+        self.sums[0] += value * n
+        self.sums[1] += task_loss.item() * n
+        if penalty is not None:
+            self.sums[2] += penalty.item() * n
+        return value
+
+    def means(self, n_samples, penalty_total=None):
+        """``(loss, task_loss, penalty)`` means over the epoch's samples.
+
+        ``penalty_total`` replaces the penalty's sum when it was measured apart
+        (:class:`PenaltyMonitor`).
+        """
+        sums = list(self.sums)
+        if self.pending:
+            per_batch = torch.stack(self.pending).double()
+            counts = torch.tensor(
+                self.sizes, dtype=torch.float64, device=per_batch.device
+            )
+            sums = (counts @ per_batch).tolist()
+        if penalty_total is not None:
+            sums[2] = penalty_total
+        return tuple(total / n_samples for total in sums)
+
+
+class PenaltyMonitor:
+    """The penalty measured but not trained on (``alpha=0``), many batches per call.
+
+    Measuring each minibatch as it passes costs a fixed call overhead per batch,
+    a sizeable share of a small network's step; the detached activations are
+    gathered instead, up to ``max_values`` numbers (4 MB of float32), and
+    measured in one call. The result is the same: the sum over batches of each
+    batch's (weighted) mean penalty times its size.
+    """
+
+    def __init__(self, penalty, max_values=1 << 20):
+        self.penalty = penalty
+        self.max_values = max_values
+        self.total = None
+        self._reset()
+
+    def _reset(self):
+        self.activations, self.weights, self.sizes, self.values = [], [], [], 0
+
+    def add(self, z, sample_weight):
+        self.activations.append(z.detach())
+        self.weights.append(sample_weight)
+        self.sizes.append(len(z))
+        self.values += z.numel()
+        if self.values >= self.max_values:
+            self.flush()
+
+    def flush(self):
+        if not self.activations:
+            return
+        with torch.no_grad():
+            batch = self.activations
+            z = batch[0] if len(batch) == 1 else torch.cat(batch)
+            penalties = self.penalty.per_sample(z)
+            if all(w is None for w in self.weights):
+                total = penalties.sum()
+            else:
+                # each batch's weighted mean, counted for the batch's size
+                total = sum(
+                    n * (p.mean() if w is None else (p * w).sum() / w.sum())
+                    for p, w, n in zip(
+                        penalties.split(self.sizes),
+                        self.weights,
+                        self.sizes,
+                        strict=True,
+                    )
+                )
+        total = total.double()
+        self.total = total if self.total is None else self.total + total
+        self._reset()
+
+    def result(self):
+        """Sum over the batches of ``size * mean penalty``, as a float."""
+        self.flush()
+        return 0.0 if self.total is None else float(self.total)
+
+
+# --------------------------------------------------------------------------- #
+# Rules
+# --------------------------------------------------------------------------- #
+class EarlyStopping:
+    """scikit-learn's MLP stopping rule, keeping the best weights on validation.
+
+    Training stops after ``n_iter_no_change`` epochs in a row that do not improve
+    the best training loss (or, with a validation set, the best validation
+    score) by more than ``tol``. With a validation set, the weights and graph of
+    the best-scoring epoch are kept so that :meth:`restore` can put them back.
+
+    Parameters
+    ----------
+    tol : float
+    n_iter_no_change : int
+    on_validation : bool
+        Judge epochs by their validation score (higher is better) instead of the
+        training loss (lower is better).
+    """
+
+    def __init__(self, tol, n_iter_no_change, on_validation):
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.on_validation = on_validation
+        self.reset()
+
+    def reset(self):
+        """Forget the epochs seen so far (the objective changed)."""
+        self.best_loss = np.inf
+        self.best_score = -np.inf
+        self.stall = 0
+        self.best_weights = None
+        self.best_graph = None
+
+    def update(self, loss, score, weights=None, graph=None):
+        """Record an epoch; return True when training should stop.
+
+        Parameters
+        ----------
+        loss : float
+            The epoch's training objective.
+        score : float or None
+            Its validation score (used when ``on_validation``).
+        weights : dict, optional
+            A snapshot of the weights after the epoch, kept if it scores best.
+        graph : scipy sparse matrix, optional
+            The graph those weights were trained with, kept with them.
+        """
+        if self.on_validation:
+            self.stall = 0 if score > self.best_score + self.tol else self.stall + 1
+            if score > self.best_score:
+                self.best_score = score
+                self.best_weights = weights
+                self.best_graph = graph
+        else:
+            self.stall = 0 if loss < self.best_loss - self.tol else self.stall + 1
+            self.best_loss = min(self.best_loss, loss)
+        return self.stall >= self.n_iter_no_change
+
+
+class LearnedGraph:
+    """The schedule, rebuilds and history of a graph learned from co-activations.
+
+    Epochs are counted as they end (:meth:`end_epoch`). No graph exists during
+    the first ``warmup`` epochs; a graph is due once ``warmup`` epochs have
+    ended and again every ``update_interval`` epochs after (:attr:`update_due`).
+    :meth:`rebuild` builds it from a matrix of activations with
+    :func:`skgsr.graphs.coactivation_graph` and records it.
+
+    Parameters
+    ----------
+    n_neighbors, warmup, update_interval, n_samples : int
+    kernel, metric : str
+        See :func:`skgsr.graphs.coactivation_graph`.
+    history_size : int, default=50
+        Graphs kept in :attr:`history` (the most recent ones).
+    """
+
+    def __init__(
+        self,
+        n_neighbors,
+        warmup,
+        update_interval,
+        n_samples,
+        kernel,
+        metric,
+        history_size=50,
+    ):
+        self.n_neighbors = n_neighbors
+        self.warmup = warmup
+        self.update_interval = update_interval
+        self.n_samples = n_samples
+        self.kernel = kernel
+        self.metric = metric
+        self.history_size = history_size
+        self.n_epochs = 0
+        self.n_updates = 0
+        self.history = []
+        self.history_epochs = []
+        self.inactive = None
+
+    @property
+    def warmed_up(self):
+        """Whether the warm-up is over (a graph penalty may apply)."""
+        return self.n_epochs >= self.warmup
+
+    @property
+    def update_due(self):
+        """Whether the schedule asks for a new graph before the next epoch."""
+        if not self.warmed_up:
+            return False
+        if self.history_epochs and self.history_epochs[-1] == self.n_epochs:
+            return False  # already rebuilt at this point of the schedule
+        return (self.n_epochs - self.warmup) % self.update_interval == 0
+
+    def end_epoch(self):
+        """Count one finished epoch."""
+        self.n_epochs += 1
+
+    def rebuild(self, activations):
+        """A new kNN co-activation graph from ``activations`` (samples x neurons)."""
+        adjacency, inactive = graphs.coactivation_graph(
+            activations,
+            n_neighbors=self.n_neighbors,
+            metric=self.metric,
+            kernel=self.kernel,
+            return_inactive=True,
+        )
+        self.inactive = np.flatnonzero(inactive)
+        self.n_updates += 1
+        self.history.append(adjacency)
+        self.history_epochs.append(self.n_epochs)
+        del self.history[: -self.history_size]
+        del self.history_epochs[: -self.history_size]
+        return adjacency
+
+    def fitted_attributes(self):
+        """The estimator attributes that describe the learned graph."""
+        return {
+            "graph_history_": list(self.history),
+            "graph_history_epochs_": list(self.history_epochs),
+            "inactive_neurons_": self.inactive,
+            "_graph_updates": self.n_updates,
+        }
+
+    def restore(self, attributes, n_epochs):
+        """Continue from :meth:`fitted_attributes` of an earlier fit."""
+        self.history = list(attributes.get("graph_history_", []))
+        self.history_epochs = list(attributes.get("graph_history_epochs_", []))
+        self.inactive = attributes.get("inactive_neurons_")
+        self.n_updates = attributes.get("_graph_updates", len(self.history))
+        self.n_epochs = n_epochs
+        return self
+
+
+# --------------------------------------------------------------------------- #
+# State
+# --------------------------------------------------------------------------- #
+@dataclass
+class TrainState:
+    """What one call of ``fit`` or ``partial_fit`` builds.
+
+    It is committed to the estimator's fitted attributes only when the call ends
+    well, so that a failed fit leaves the estimator as it was.
+    """
+
+    module: torch.nn.Module
+    regularizer: object  # skgsr.nn.GraphRegularizer
+    optimizer: torch.optim.Optimizer
+    device: torch.device
+    generator: torch.Generator  # the minibatch shuffle
+    graph_rng: np.random.RandomState  # the rows encoded for a learned graph
+    n_iter: int = 0
+    loss_curve: list = field(default_factory=list)
+    penalty_curve: list = field(default_factory=list)
+    history: list = field(default_factory=list)
+    validation_scores: list | None = None
+    best_validation_score: float | None = None
+    generator_state: torch.Tensor | None = None  # after the last finished epoch
+    penalty_applied: bool = False  # the penalty was on in the last epoch
+
+    @property
+    def graph_shape(self):
+        return self.regularizer.graph_shape
