@@ -30,8 +30,9 @@ programs, 30% of the features also driven by a second module) and ``noise``
 and the seeds 100-104 were held out for the final tables.
 
 The training-loop changes under study are prototyped in
-:class:`StudyAutoencoder`, a ``GSRAutoencoder`` whose ``_rebuild_graph`` and
-``_train_step`` are overridden; the library is not changed. Results, commands
+:class:`StudyAutoencoder`, a ``GSRAutoencoder`` whose ``_regularizer`` (the graph
+rules, :class:`StudyRegularizer`) and ``_train_step`` (the penalty) are
+overridden; the library is not changed. Results, commands
 and what failed: ``benchmarks/README.rst``, "Learned graph: feature modules".
 
 Usage::
@@ -57,7 +58,8 @@ import torch
 from scipy.sparse.csgraph import shortest_path
 
 from skgsr import GSRAutoencoder, graphs
-from skgsr._base import evaluation_mode
+from skgsr._base import _StructuredLayerRegularizer
+from skgsr.nn import REGULARIZER_PARAMS
 
 #: The baseline's graph: the library's co-activation graph with 5 neighbours.
 N_NEIGHBORS_BASELINE = 5
@@ -302,6 +304,39 @@ def mutual_knn(adjacency, H, n_neighbors):
 # --------------------------------------------------------------------------- #
 # The training-loop prototype
 # --------------------------------------------------------------------------- #
+class StudyRegularizer(_StructuredLayerRegularizer):
+    """The structured layer's regularizer with the study's graph rules.
+
+    After the library's rebuild (:meth:`update_graph`), ``study_graph`` and
+    ``study_memory`` of the estimator in ``options`` change the graph, and the
+    dense adjacency and the far pairs that the study's penalties need are kept.
+    """
+
+    options = None
+
+    def update_graph(self, activations):
+        previous = self.adjacency_
+        adjacency = super().update_graph(activations)
+        options = self.options
+        changed = False
+        if options.study_graph == "mutual":
+            adjacency = mutual_knn(adjacency, activations, options.n_neighbors)
+            changed = True
+        if options.study_memory > 0 and previous is not None:
+            m = options.study_memory
+            adjacency = m * previous + (1 - m) * adjacency
+            changed = True
+        if changed:
+            adjacency = graphs.check_adjacency(sp.csr_array(adjacency))
+            self.penalty_.set_graph(adjacency)
+            self.learned_.history[-1] = adjacency
+        dense = adjacency.toarray()
+        self.dense_adjacency = torch.as_tensor(dense, dtype=torch.float32)
+        far = far_pairs(dense, options.study_far_hops)
+        self.far = torch.as_tensor(far, dtype=torch.float32)
+        return adjacency
+
+
 class StudyAutoencoder(GSRAutoencoder):
     """GSRAutoencoder with prototype changes to the learned-graph loop.
 
@@ -323,7 +358,8 @@ class StudyAutoencoder(GSRAutoencoder):
       copy with this share of its inputs set to 0.
 
     All terms are multiplied by ``alpha``; with the defaults of these options the
-    estimator is the library's.
+    estimator is the library's. Overridden: ``_regularizer`` (the graph rules,
+    :class:`StudyRegularizer`) and ``_train_step`` (the penalty).
     """
 
     study_penalty = "paper"
@@ -338,43 +374,11 @@ class StudyAutoencoder(GSRAutoencoder):
     study_memory = 0.0
     study_input_dropout = 0.0
 
-    def _rebuild_graph(self, state, data):
-        """The library's rebuild (same rows, same random stream), then the
-        study's graph rules, and the pairs to push apart."""
-        n_samples = min(self.graph_n_samples, data.n_samples)
-        index = state.graph_rng.permutation(data.n_samples)[:n_samples]
-        index = torch.from_numpy(np.sort(index))
-        with evaluation_mode(state.module), torch.no_grad():
-            H = torch.cat(
-                [state.module.embed(data.take(c)).cpu() for c in index.split(4096)]
-            ).numpy()
-        adjacency, inactive = graphs.coactivation_graph(
-            H,
-            n_neighbors=self.n_neighbors,
-            metric=self.graph_metric,
-            kernel=self.graph_kernel,
-            return_inactive=True,
-        )
-        if self.study_graph == "mutual":
-            adjacency = mutual_knn(adjacency, H, self.n_neighbors)
-        if self.study_memory > 0 and state.adjacency is not None:
-            m = self.study_memory
-            adjacency = m * state.adjacency + (1 - m) * adjacency
-        adjacency = graphs.check_adjacency(sp.csr_array(adjacency))
-        if state.penalty is None:
-            state.penalty = self._make_penalty(adjacency).to(state.device)
-        else:
-            state.penalty.set_graph(adjacency)
-        state.adjacency = adjacency
-        state.inactive = np.flatnonzero(inactive)
-        state.rebuilt = True
-        state.graph_updates += 1
-        state.graph_history.append(adjacency)
-        state.graph_epochs.append(state.n_iter)
-        dense = adjacency.toarray()
-        state.dense_adjacency = torch.as_tensor(dense, dtype=torch.float32)
-        far = far_pairs(dense, self.study_far_hops)
-        state.far = torch.as_tensor(far, dtype=torch.float32)
+    def _regularizer(self):
+        params = {name: getattr(self, name) for name in REGULARIZER_PARAMS}
+        regularizer = StudyRegularizer(n_nodes=self.n_components, **params)
+        regularizer.options = self
+        return regularizer
 
     def _is_library_penalty(self):
         return (
@@ -388,17 +392,18 @@ class StudyAutoencoder(GSRAutoencoder):
 
     def _study_penalty(self, state, z, x):
         """The penalty of a batch, without ``alpha``."""
+        regularizer = state.regularizer
         if self.study_penalty == "paper":
-            smooth = state.penalty(z)
+            smooth = regularizer.penalty_(z)
         elif self.study_penalty == "correlation":
-            smooth = correlation_penalty(z, state.dense_adjacency)
+            smooth = correlation_penalty(z, regularizer.dense_adjacency)
         else:
             smooth = z.sum() * 0
         penalty = self.study_attraction * smooth
         if self.study_repulsion:
-            no_edges = state.dense_adjacency * 0
+            no_edges = regularizer.dense_adjacency * 0
             penalty = penalty + correlation_penalty(
-                z, no_edges, self.study_repulsion, state.far
+                z, no_edges, self.study_repulsion, regularizer.far
             )
         if self.study_specialize:
             term = (
@@ -410,22 +415,27 @@ class StudyAutoencoder(GSRAutoencoder):
         if self.study_coverage:
             penalty = penalty + self.study_coverage * coverage_penalty(z, x)
         if self.study_footprint == "repel":
-            penalty = penalty + footprint_repulsion(state.module.head, z, state.far)
+            penalty = penalty + footprint_repulsion(
+                state.module.head, z, regularizer.far
+            )
         return penalty
 
-    def _train_step(self, state, xb, tb, wb):
-        active = self._penalty_active(state) and self.alpha > 0
+    def _train_step(self, state, xb, tb, wb, monitor=None):
+        active = state.penalty_applied and self.alpha > 0
         if self.study_input_dropout == 0 and (not active or self._is_library_penalty()):
-            return super()._train_step(state, xb, tb, wb)
+            return super()._train_step(state, xb, tb, wb, monitor)
         x_in = xb
         if self.study_input_dropout > 0:
             p = self.study_input_dropout
             keep = torch.rand(xb.shape, generator=state.generator) >= p
             x_in = xb * keep.to(xb.dtype) / (1 - p)
         output, z = state.module(x_in)
+        state.regularizer.clear()  # the study computes the penalty itself
         task_loss = self._mean_task_loss(output, tb, xb)
         penalty = self._study_penalty(state, z, xb) if active else None
         loss = task_loss if penalty is None else task_loss + self.alpha * penalty
+        if monitor is not None:
+            monitor.add(z, wb)
         state.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         state.optimizer.step()
