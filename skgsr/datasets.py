@@ -11,6 +11,11 @@ the manner of :mod:`sklearn.datasets`:
 - :func:`make_hierarchical_clusters`: clusters and nested sub-clusters whose
   features are blocks switched on by a cluster or by a sub-cluster, the first
   paper's "features correspond to hierarchical cluster structure in the data".
+- :func:`make_factor_modules`: modules of features driven by latent factors:
+  sparse on/off programs (as gene programs in single cells) or Gaussian ones,
+  modules of unequal sizes, features that load on a second module, features that
+  respond to their factor through a saturating nonlinearity. The module labels
+  of the features are returned.
 - :func:`make_rotated_images`: one image rotated through 360 degrees; the
   rotation angle is the latent, which lies on a ring.
 - :func:`make_latent_curve`: a smooth curve in high dimension plus noise; the
@@ -21,10 +26,11 @@ import numbers
 
 import numpy as np
 from numpy.polynomial import legendre
-from scipy import ndimage
+from scipy import ndimage, special
 from sklearn.utils import Bunch, check_random_state
 
 __all__ = [
+    "make_factor_modules",
     "make_feature_modules",
     "make_hierarchical_clusters",
     "make_latent_curve",
@@ -362,6 +368,201 @@ def make_hierarchical_clusters(
     loadings = rng.uniform(0.5, 1.5, size=len(blocks))
     X = on[:, blocks] * loadings + sigma * rng.standard_normal((n_samples, len(blocks)))
     return X.astype(np.float32), y, Bunch(subclusters=subclusters, blocks=blocks)
+
+
+# --------------------------------------------------------------------------- #
+# Feature modules driven by latent factors
+# --------------------------------------------------------------------------- #
+def _module_sizes(n_features, n_modules, sizes, rng):
+    """Feature count of each module: equal, or 3 each plus a Dirichlet share."""
+    if isinstance(sizes, str) and sizes == "equal":
+        return _split_evenly(n_features, n_modules)
+    if isinstance(sizes, str) and sizes == "unequal":
+        minimum = min(3, n_features // n_modules)
+        rest = n_features - minimum * n_modules
+        return minimum + rng.multinomial(rest, rng.dirichlet(np.ones(n_modules)))
+    raise ValueError(f"module_sizes must be 'equal' or 'unequal', got {sizes!r}.")
+
+
+def make_factor_modules(
+    n_samples=500,
+    n_features=50,
+    *,
+    n_modules=5,
+    module_sizes="unequal",
+    factors="sparse",
+    p_active=0.3,
+    factor_correlation=0.0,
+    overlap=0.0,
+    nonlinearity=None,
+    noise=0.3,
+    random_state=None,
+):
+    """Modules of features driven by latent factors, one factor per module.
+
+    Each sample ``i`` has one latent factor :math:`a_{ik}` per module ``k``,
+    built from a Gaussian :math:`u_{ik} = \\sqrt{1 - \\rho}\\, e_{ik} +
+    \\sqrt{\\rho}\\, c_i` (``factor_correlation`` :math:`\\rho`: a component
+    :math:`c_i` shared by all modules; :math:`e_{ik}, c_i \\sim \\mathcal N(0,
+    1)`):
+
+    - ``factors="sparse"``: on/off programs, :math:`a_{ik} = \\mathbb 1[\\Phi(u_{ik})
+      > 1 - p_k]\\, g_{ik}` with :math:`g_{ik} \\sim \\mathrm{Gamma}(2, 1/2)` (mean
+      1) its strength when on, and :math:`p_k \\sim \\mathcal U(0.5, 1.5) \\cdot`
+      ``p_active`` (at most 1) how often module ``k`` is on, so that modules
+      differ in frequency; :math:`\\Phi` is the standard normal distribution
+      function.
+    - ``factors="gaussian"``: :math:`a_{ik} = u_{ik}`.
+
+    Feature ``j`` belongs to module :math:`m(j)` (modules are contiguous blocks of
+    features, of ``module_sizes``) and is driven by its factor with loading
+    :math:`w_j \\sim \\mathcal U(0.5, 1.5)`; with probability ``overlap`` it is
+    also driven by a second, random other module :math:`m'(j)` with half that
+    loading, :math:`v_j = w'_j / 2`, :math:`w'_j \\sim \\mathcal U(0.5, 1.5)`
+    (its label stays :math:`m(j)`, the stronger driver). The drive
+    :math:`s_{ij} = w_j a_{i m(j)} + v_j a_{i m'(j)}` becomes the feature
+
+    .. math:: x_{ij} = f_j(s_{ij}) + \\sigma \\eta_{ij}, \\qquad
+              \\eta_{ij} \\sim \\mathcal N(0, 1),
+
+    with :math:`f_j` the identity (``nonlinearity=None``) or, with
+    ``nonlinearity="sigmoid"``, a saturating response
+    :math:`f_j(s) = 2\\,\\mathrm{expit}(\\gamma_j (s - t_j) / \\mathrm{sd}(s_{\\cdot
+    j}))` of gain :math:`\\gamma_j \\sim \\mathcal U(1, 4)` and threshold
+    :math:`t_j` the :math:`q_j`-quantile of the drive, :math:`q_j \\sim
+    \\mathcal U(0.2, 0.8)` (each feature switches on at its own level of its
+    factor).
+
+    Parameters
+    ----------
+    n_samples : int, default=500
+        Number of samples.
+    n_features : int, default=50
+        Number of features.
+    n_modules : int, default=5
+        Number of modules (and latent factors).
+    module_sizes : {"unequal", "equal"}, default="unequal"
+        ``"equal"``: sizes differing by at most one. ``"unequal"``: every module
+        gets ``min(3, n_features // n_modules)`` features and the rest are
+        shared out by a multinomial draw with Dirichlet(1, ..., 1) proportions.
+    factors : {"sparse", "gaussian"}, default="sparse"
+        The distribution of the factors (see above).
+    p_active : float, default=0.3
+        Mean probability that a sparse module is on in a sample, in (0, 1].
+    factor_correlation : float, default=0.0
+        :math:`\\rho \\in [0, 1)`, correlation of the Gaussian variables behind
+        the factors of two modules.
+    overlap : float, default=0.0
+        Probability, in [0, 1], that a feature also loads on a second module.
+    nonlinearity : {None, "sigmoid"}, default=None
+        Response of a feature to its drive.
+    noise : float, default=0.3
+        :math:`\\sigma`, standard deviation of the noise on each feature.
+    random_state : int, RandomState instance or None, default=None
+        Seed of all the draws.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features)
+        The samples.
+    modules : ndarray of shape (n_features,)
+        Module of each feature, in ``range(n_modules)``, in contiguous blocks.
+    info : sklearn.utils.Bunch
+        - ``factors``: ndarray of shape (n_samples, n_modules), the :math:`a_{ik}`.
+        - ``loadings``: ndarray of shape (n_features,), :math:`w_j`.
+        - ``second_module``: ndarray of shape (n_features,), :math:`m'(j)`, or -1
+          for a feature driven by its own module only.
+        - ``second_loadings``: ndarray of shape (n_features,), :math:`v_j` (0
+          without a second module).
+        - ``p_active``: ndarray of shape (n_modules,), :math:`p_k` (sparse
+          factors; NaN for Gaussian ones).
+
+    See Also
+    --------
+    make_feature_modules : Modules whose activities form clusters and sub-clusters
+        of samples.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skgsr.datasets import make_factor_modules
+    >>> X, modules, info = make_factor_modules(random_state=0)
+    >>> X.shape, np.bincount(modules)
+    ((500, 50), array([10, 13, 13,  5,  9]))
+    >>> round(float(np.mean(info.factors == 0)), 2)  # sparse programs: mostly off
+    0.75
+    """
+    n_samples = _check_int(n_samples, "n_samples", 1)
+    n_features = _check_int(n_features, "n_features", 1)
+    n_modules = _check_int(n_modules, "n_modules", 1)
+    if n_features < n_modules:
+        raise ValueError(
+            f"n_features={n_features} is smaller than n_modules={n_modules}; every "
+            "module needs a feature."
+        )
+    if factors not in ("sparse", "gaussian"):
+        raise ValueError(f"factors must be 'sparse' or 'gaussian', got {factors!r}.")
+    if nonlinearity not in (None, "sigmoid"):
+        raise ValueError(
+            f"nonlinearity must be None or 'sigmoid', got {nonlinearity!r}."
+        )
+    p = _check_nonnegative(p_active, "p_active")
+    if not 0 < p <= 1:
+        raise ValueError(f"p_active must be in (0, 1], got {p_active!r}.")
+    rho = _check_nonnegative(factor_correlation, "factor_correlation")
+    if rho >= 1:
+        raise ValueError(
+            f"factor_correlation must be in [0, 1), got {factor_correlation!r}: "
+            "with 1 every module has the same factor."
+        )
+    overlap = _check_nonnegative(overlap, "overlap")
+    if overlap > 1:
+        raise ValueError(f"overlap must be a probability in [0, 1], got {overlap!r}.")
+    if overlap > 0 and n_modules < 2:
+        raise ValueError("overlap > 0 needs n_modules >= 2 (a second module).")
+    sigma = _check_nonnegative(noise, "noise")
+    rng = check_random_state(random_state)
+
+    sizes = _module_sizes(n_features, n_modules, module_sizes, rng)
+    modules = np.repeat(np.arange(n_modules), sizes)
+    u = np.sqrt(1 - rho) * rng.standard_normal((n_samples, n_modules))
+    u += np.sqrt(rho) * rng.standard_normal((n_samples, 1))
+    if factors == "sparse":
+        p_k = np.minimum(p * rng.uniform(0.5, 1.5, n_modules), 1.0)
+        on = special.ndtr(u) > 1 - p_k
+        activity = on * rng.gamma(2.0, 0.5, (n_samples, n_modules))
+    else:
+        p_k = np.full(n_modules, np.nan)
+        activity = u
+    loadings = rng.uniform(0.5, 1.5, n_features)
+    second = np.full(n_features, -1)
+    second_loadings = np.zeros(n_features)
+    shared = rng.uniform(size=n_features) < overlap
+    if shared.any():
+        # a random module other than the feature's own
+        shift = rng.randint(1, n_modules, size=int(shared.sum()))
+        second[shared] = (modules[shared] + shift) % n_modules
+        second_loadings[shared] = rng.uniform(0.5, 1.5, int(shared.sum())) / 2
+    drive = activity[:, modules] * loadings
+    drive[:, shared] += activity[:, second[shared]] * second_loadings[shared]
+    if nonlinearity == "sigmoid":
+        gain = rng.uniform(1.0, 4.0, n_features)
+        level = rng.uniform(0.2, 0.8, n_features)
+        threshold = np.array(
+            [np.quantile(drive[:, j], level[j]) for j in range(n_features)]
+        )
+        spread = drive.std(axis=0)
+        spread[spread == 0] = 1.0
+        drive = 2 * special.expit(gain * (drive - threshold) / spread)
+    X = drive + sigma * rng.standard_normal((n_samples, n_features))
+    info = Bunch(
+        factors=activity,
+        loadings=loadings,
+        second_module=second,
+        second_loadings=second_loadings,
+        p_active=p_k,
+    )
+    return X, modules, info
 
 
 # --------------------------------------------------------------------------- #

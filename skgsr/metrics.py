@@ -12,7 +12,10 @@ Laplacian ``L`` (combinatorial :math:`D - A` unless stated).
 - Localization of activation maps on a grid layout: :func:`spatial_spread` and
   the graph-free :func:`participation_ratio`.
 - Modules: :func:`module_recovery` (adjusted Rand index of spectral clustering of a
-  feature graph against known modules).
+  feature graph against known modules of its nodes) and
+  :func:`feature_module_recovery` (the same clusters read as modules of the input
+  features, :func:`feature_module_labels`, against known modules of the inputs);
+  :func:`graph_modularity` (how modular a graph is, without known modules).
 
 These are measures *of* a representation; they are independent of how it was
 trained, so they apply equally to a GSR layer, an unregularized layer, or a
@@ -31,6 +34,9 @@ from . import graphs
 
 __all__ = [
     "dirichlet_energy",
+    "feature_module_labels",
+    "feature_module_recovery",
+    "graph_modularity",
     "module_recovery",
     "morans_i",
     "participation_ratio",
@@ -464,6 +470,47 @@ def participation_ratio(Z):
 # --------------------------------------------------------------------------- #
 # Modules
 # --------------------------------------------------------------------------- #
+def _check_n_modules(n_modules, modules, n_nodes, what="n_nodes"):
+    if n_modules is None and modules is not None:
+        n_modules = len(np.unique(modules))
+    if (
+        isinstance(n_modules, bool)
+        or not isinstance(n_modules, numbers.Integral)
+        or not 1 <= n_modules < n_nodes
+    ):
+        raise ValueError(
+            f"n_modules must be an integer between 1 and {what} - 1 = "
+            f"{n_nodes - 1}; got {n_modules!r}."
+        )
+    return int(n_modules)
+
+
+def _spectral_clusters(adjacency, n_clusters, random_state):
+    """Spectral clustering of the nodes of a validated adjacency."""
+    from sklearn.cluster import SpectralClustering
+
+    # scikit-learn's spectral embedding refuses 64-bit sparse indices, which scipy
+    # gives a graph assembled from int64 coordinates (a learned feature_graph_)
+    adjacency = sp.csr_array(
+        (
+            adjacency.data,
+            adjacency.indices.astype(np.int32),
+            adjacency.indptr.astype(np.int32),
+        ),
+        shape=adjacency.shape,
+    )
+    clustering = SpectralClustering(
+        n_clusters=n_clusters,
+        affinity="precomputed",
+        random_state=check_random_state(random_state),
+    )
+    with warnings.catch_warnings():
+        # a learned graph may be disconnected on purpose (one component per
+        # module); spectral clustering handles it, its warning would only be noise
+        warnings.filterwarnings("ignore", message="Graph is not fully connected")
+        return clustering.fit_predict(adjacency)
+
+
 def module_recovery(graph, modules, n_modules=None, random_state=None):
     """How well a feature graph's clusters recover known modules of features.
 
@@ -509,7 +556,6 @@ def module_recovery(graph, modules, n_modules=None, random_state=None):
     >>> module_recovery(blocks, np.repeat(["a", "b", "c"], 5), random_state=0)
     1.0
     """
-    from sklearn.cluster import SpectralClustering
     from sklearn.metrics import adjusted_rand_score
 
     adjacency = graphs.check_adjacency(graph)
@@ -520,35 +566,260 @@ def module_recovery(graph, modules, n_modules=None, random_state=None):
             f"modules must have one label per node, shape ({n},); got shape "
             f"{modules.shape}."
         )
-    if n_modules is None:
-        n_modules = len(np.unique(modules))
-    if (
-        isinstance(n_modules, bool)
-        or not isinstance(n_modules, numbers.Integral)
-        or not 1 <= n_modules < n
-    ):
-        raise ValueError(
-            f"n_modules must be an integer between 1 and n_nodes - 1 = {n - 1}; got "
-            f"{n_modules!r}."
-        )
-    # scikit-learn's spectral embedding refuses 64-bit sparse indices, which scipy
-    # gives a graph assembled from int64 coordinates (a learned feature_graph_)
-    adjacency = sp.csr_array(
-        (
-            adjacency.data,
-            adjacency.indices.astype(np.int32),
-            adjacency.indptr.astype(np.int32),
-        ),
-        shape=adjacency.shape,
-    )
-    clustering = SpectralClustering(
-        n_clusters=int(n_modules),
-        affinity="precomputed",
-        random_state=check_random_state(random_state),
-    )
-    with warnings.catch_warnings():
-        # a learned graph may be disconnected on purpose (one component per
-        # module); spectral clustering handles it, its warning would only be noise
-        warnings.filterwarnings("ignore", message="Graph is not fully connected")
-        labels = clustering.fit_predict(adjacency)
+    n_modules = _check_n_modules(n_modules, modules, n)
+    labels = _spectral_clusters(adjacency, n_modules, random_state)
     return float(adjusted_rand_score(modules, labels))
+
+
+def _abs_correlations(X, Z):
+    """:math:`|r|` between each column of ``X`` (rows) and of ``Z`` (columns).
+
+    A constant column correlates with nothing (0, not 0/0).
+    """
+    Xc = X - X.mean(axis=0)
+    Zc = Z - Z.mean(axis=0)
+    x_norms = np.linalg.norm(Xc, axis=0)
+    z_norms = np.linalg.norm(Zc, axis=0)
+    scale = max(float(np.abs(X).max(initial=0.0)), 1.0)
+    x_norms[x_norms <= 1e-12 * scale * np.sqrt(len(X))] = np.inf
+    scale = max(float(np.abs(Z).max(initial=0.0)), 1.0)
+    z_norms[z_norms <= 1e-12 * scale * np.sqrt(len(Z))] = np.inf
+    return np.abs((Xc / x_norms).T @ (Zc / z_norms))
+
+
+def feature_module_labels(X, Z, graph, n_modules, *, random_state=None):
+    """Which cluster of neurons of a feature graph each input feature belongs to.
+
+    The neurons (nodes of ``graph``, columns of ``Z``) are split into
+    ``n_modules`` groups :math:`G_1, \\dots, G_K` by spectral clustering of
+    ``graph`` (as in :func:`module_recovery`); input feature ``j`` (column
+    :math:`x_j` of ``X``) goes to the group whose neurons correlate with it most,
+
+    .. math:: \\ell_j = \\arg\\max_k \\; \\frac{1}{|G_k|} \\sum_{i \\in G_k}
+              |r(x_j, z_i)|,
+
+    with :math:`r` the Pearson correlation over the samples (0 for a constant
+    column). This reads a module of input features off each cluster of neurons:
+    what a scientist looking at a learned graph would call the cluster's
+    features.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        The inputs.
+    Z : array-like of shape (n_samples, n_nodes)
+        Activations of the neurons on the same samples (e.g.
+        ``estimator.transform(X)``).
+    graph : array-like, scipy sparse matrix or networkx.Graph of shape \
+(n_nodes, n_nodes)
+        The graph over the neurons, e.g. a learned ``feature_graph_``.
+    n_modules : int
+        Number of groups of neurons, between 1 and ``n_nodes - 1``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the k-means step of spectral clustering.
+
+    Returns
+    -------
+    labels : ndarray of int of shape (n_features,)
+        Group of each input feature, in ``range(n_modules)``.
+
+    See Also
+    --------
+    feature_module_recovery : These labels scored against known modules.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import scipy.sparse as sp
+    >>> from skgsr.metrics import feature_module_labels
+    >>> rng = np.random.RandomState(0)
+    >>> factors = rng.normal(size=(200, 2))
+    >>> X = np.repeat(factors, 3, axis=1) + 0.1 * rng.normal(size=(200, 6))
+    >>> Z = np.repeat(factors[:, ::-1], 2, axis=1)  # neurons 0-1: factor 1
+    >>> cliques = sp.block_diag([np.ones((2, 2))] * 2)
+    >>> labels = feature_module_labels(X, Z, cliques, 2, random_state=0)
+    >>> bool(np.all(labels[:3] == labels[0])), bool(labels[0] != labels[3])
+    (True, True)
+    """
+    adjacency = graphs.check_adjacency(graph)
+    n = adjacency.shape[0]
+    Z = _check_signals(Z, n)
+    X = _check_signals(X, name="X")
+    if X.shape[0] != Z.shape[0]:
+        raise ValueError(
+            f"X and Z must have one row per sample each; got {X.shape[0]} and "
+            f"{Z.shape[0]} rows."
+        )
+    if X.shape[0] < 2:
+        raise ValueError("A correlation needs at least 2 samples; got 1.")
+    n_modules = _check_n_modules(n_modules, None, n)
+    groups = _spectral_clusters(adjacency, n_modules, random_state)
+    r = _abs_correlations(X, Z)  # (n_features, n_nodes)
+    members = np.zeros((n, n_modules))
+    members[np.arange(n), groups] = 1.0
+    sizes = members.sum(axis=0)
+    mean_r = (r @ members) / np.where(sizes > 0, sizes, 1.0)
+    mean_r[:, sizes == 0] = -np.inf  # an empty group stands for nothing
+    return mean_r.argmax(axis=1)
+
+
+def feature_module_recovery(X, Z, graph, modules, n_modules=None, *, random_state=None):
+    """How well the neuron clusters of a feature graph recover modules of inputs.
+
+    The feature-level counterpart of :func:`module_recovery`: the neurons are
+    clustered by spectral clustering of ``graph`` into ``n_modules`` groups, each
+    input feature is given to the group whose neurons correlate with it most
+    (mean :math:`|r|`, :func:`feature_module_labels`), and the adjusted Rand
+    index of that labelling of the features against the known ``modules`` is
+    returned. 1 means that reading the graph's clusters tells which inputs go
+    together exactly as the data were made; about 0, no better than chance. It
+    needs no label on the neurons, so it scores any layer (regularized or not)
+    with any graph over its neurons.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        The inputs.
+    Z : array-like of shape (n_samples, n_nodes)
+        Activations of the neurons on the same samples.
+    graph : array-like, scipy sparse matrix or networkx.Graph of shape \
+(n_nodes, n_nodes)
+        The graph over the neurons, e.g. a learned ``feature_graph_``.
+    modules : array-like of shape (n_features,)
+        Known module of each input feature (any hashable labels).
+    n_modules : int, optional
+        Number of groups of neurons; the number of distinct ``modules`` when
+        None.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the k-means step of spectral clustering.
+
+    Returns
+    -------
+    ari : float
+
+    See Also
+    --------
+    module_recovery : The same clustering scored on the neurons.
+    feature_module_labels : The labelling of the features that is scored.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import scipy.sparse as sp
+    >>> from skgsr.metrics import feature_module_recovery
+    >>> rng = np.random.RandomState(0)
+    >>> factors = rng.normal(size=(200, 3))
+    >>> modules = np.repeat([0, 1, 2], 4)
+    >>> X = factors[:, modules] + 0.2 * rng.normal(size=(200, 12))
+    >>> Z = factors[:, [0, 0, 1, 1, 2, 2]]  # two neurons per factor
+    >>> pairs = sp.block_diag([np.ones((2, 2))] * 3)
+    >>> feature_module_recovery(X, Z, pairs, modules, random_state=0)
+    1.0
+    """
+    from sklearn.metrics import adjusted_rand_score
+
+    X = _check_signals(X, name="X")
+    modules = np.asarray(modules)
+    if modules.shape != (X.shape[1],):
+        raise ValueError(
+            f"modules must have one label per input feature (column of X), shape "
+            f"({X.shape[1]},); got shape {modules.shape}."
+        )
+    n_nodes = graphs.check_adjacency(graph).shape[0]
+    n_modules = _check_n_modules(n_modules, modules, n_nodes)
+    labels = feature_module_labels(X, Z, graph, n_modules, random_state=random_state)
+    return float(adjusted_rand_score(modules, labels))
+
+
+def _newman_modularity(adjacency, labels):
+    """:math:`Q = \\sum_c [w_{cc} / w - (d_c / w)^2]` of a partition."""
+    A = adjacency
+    total = float(A.sum())  # 2m, each edge counted twice
+    if total == 0:
+        return 0.0
+    members = sp.csr_array(
+        (np.ones(labels.size), (np.arange(labels.size), labels)),
+        shape=(labels.size, int(labels.max()) + 1),
+    )
+    within = (members.T @ A @ members).diagonal()
+    degree = members.T @ np.asarray(A.sum(axis=1)).ravel()
+    return float(np.sum(within / total - (degree / total) ** 2))
+
+
+def graph_modularity(graph, n_modules=None, *, max_modules=10, random_state=None):
+    """How modular a graph is: Newman's modularity of its spectral clusters.
+
+    The nodes are split by spectral clustering (as in :func:`module_recovery`)
+    into ``n_modules`` clusters, or, when it is None, into every number of
+    clusters from 2 to ``max_modules`` and the best split is kept; the value is
+    the modularity (Newman & Girvan, 2004) of that partition,
+
+    .. math:: Q = \\sum_c \\Big[\\frac{W_{cc}}{W} -
+              \\Big(\\frac{D_c}{W}\\Big)^2\\Big],
+
+    with :math:`W = \\sum_{ij} A_{ij}`, :math:`W_{cc}` the weight of the edges
+    inside cluster ``c`` (both directions) and :math:`D_c` the total degree of
+    its nodes: the share of the edge weight inside clusters minus what a random
+    graph with the same degrees would put there. 0 for a graph without
+    structure beyond its degrees; near :math:`1 - 1/K` for ``K`` equal cliques.
+    Sparse graphs of any kind score above 0 (a kNN graph of random points
+    reaches 0.3-0.5), so compare a learned graph with the graph that the same
+    recipe learns on data without modules, and with an unregularized network's.
+
+    Parameters
+    ----------
+    graph : array-like, scipy sparse matrix or networkx.Graph of shape \
+(n_nodes, n_nodes)
+        The graph, e.g. a learned ``feature_graph_``.
+    n_modules : int, optional
+        Number of clusters; None tries 2 to ``max_modules`` and keeps the most
+        modular split.
+    max_modules : int, default=10
+        Largest number of clusters tried when ``n_modules`` is None (at most
+        ``n_nodes - 1``).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the k-means step of spectral clustering.
+
+    Returns
+    -------
+    modularity : float
+        In :math:`[-1/2, 1)`; 0 for a graph without edges.
+
+    See Also
+    --------
+    module_recovery : The clusters scored against known modules.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import scipy.sparse as sp
+    >>> from skgsr.graphs import make_graph
+    >>> from skgsr.metrics import graph_modularity
+    >>> cliques = sp.block_diag([np.ones((5, 5)) - np.eye(5)] * 4)
+    >>> round(graph_modularity(cliques, random_state=0), 2)  # 1 - 1/4
+    0.75
+    >>> round(graph_modularity(make_graph("ring", 40), 2, random_state=0), 2)
+    0.45
+    """
+    adjacency = graphs.check_adjacency(graph)
+    n = adjacency.shape[0]
+    if n < 3:
+        raise ValueError(f"A modularity needs at least 3 nodes; the graph has {n}.")
+    if n_modules is not None:
+        counts = [_check_n_modules(n_modules, None, n)]
+    else:
+        if isinstance(max_modules, bool) or not isinstance(
+            max_modules, numbers.Integral
+        ):
+            raise ValueError(f"max_modules must be an integer, got {max_modules!r}.")
+        if max_modules < 2:
+            raise ValueError(f"max_modules must be at least 2, got {max_modules}.")
+        counts = range(2, min(int(max_modules), n - 1) + 1)
+    if adjacency.nnz == 0:
+        return 0.0
+    rng = check_random_state(random_state)
+    seed = rng.randint(np.iinfo(np.int32).max)
+    return max(
+        _newman_modularity(adjacency, _spectral_clusters(adjacency, k, seed))
+        for k in counts
+    )

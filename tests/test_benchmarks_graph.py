@@ -1,27 +1,48 @@
-"""The learned-graph benchmark runs end to end in its quick mode."""
+"""The learned-graph benchmarks run end to end in their quick modes."""
 
 import json
 
-import pytest
 
-
-@pytest.mark.parametrize(
-    "script", ["bench_graph.py", "bench_learned_graph_recovery.py"]
-)
-def test_quick_mode_prints_a_table_and_writes_json(run_benchmark, script):
-    done, out = run_benchmark(script)
+def test_bench_graph_quick_mode(run_benchmark):
+    done, out = run_benchmark("bench_graph.py")
     assert done.returncode == 0, done.stderr
     result = json.loads(out.read_text())
-    if script == "bench_graph.py":
-        assert "share" in done.stdout
-        (row,) = result["results"]
-        assert row["filter"] == "laplacian" and row["n_rebuilds"] == 2
-        # the share is a fraction, and the rebuild's parts are all measured
-        assert 0.0 < row["share"] < 1.0
-        assert row["rebuild_s"] > 0 and row["knn_s"] > 0 and row["encode_s"] > 0
-    else:
-        assert "ARI" in done.stdout
-        alphas = sorted(row["alpha"] for row in result["summary"])
-        assert alphas == [0.0, 0.1]
-        for row in result["summary"]:
-            assert -1.0 <= row["ari"] <= 1.0 and 0.0 < row["share"] <= 1.0
+    assert "share" in done.stdout
+    (row,) = result["results"]
+    assert row["filter"] == "laplacian" and row["n_rebuilds"] == 2
+    # the share is a fraction, and the rebuild's parts are all measured
+    assert 0.0 < row["share"] < 1.0
+    assert row["rebuild_s"] > 0 and row["knn_s"] > 0 and row["encode_s"] > 0
+
+
+def test_learned_graph_recovery_quick_mode(run_benchmark):
+    """Seed 0, 32 neurons, alpha=0.1, 40 epochs (measured: on the sparse
+    programs the specializing recipe recovers the feature modules exactly,
+    1.00 against 0.91 for the plain network, at reconstruction MSE x1.01, and
+    two fits agree at ARI 0.91; on noise its graph is as modular as the plain
+    network's, 0.29 against 0.27, where the paper's recipe reaches 0.43)."""
+    done, out = run_benchmark("bench_learned_graph_recovery.py")
+    assert done.returncode == 0, done.stderr
+    assert "FMR" in done.stdout
+    result = json.loads(out.read_text())
+    summary = {(e["recipe"], e["family"]): e for e in result["summary"]}
+    assert set(summary) == {
+        (recipe, family)
+        for recipe in ("paper", "specialize")
+        for family in ("sparse", "noise")
+    }
+    modules = summary["specialize", "sparse"]
+    assert modules["fmr"] >= 0.9 and modules["fmr"] > modules["base_fmr"] + 0.05
+    assert modules["mse_ratio"] < 1.5
+    assert modules["stability"] >= 0.8
+    # the neuron-level recovery is reported beside the feature-level one
+    assert modules["nmr"] is not None and modules["base_nmr"] is not None
+    noise = summary["specialize", "noise"]
+    assert abs(noise["fmr"]) < 0.2 and noise["nmr"] is None
+    # without modules in the data, no module in the graph either
+    assert noise["modularity"] < noise["base_modularity"] + 0.1
+    assert noise["modularity"] < summary["paper", "noise"]["modularity"]
+    assert noise["modularity"] < modules["modularity"]
+    # every row carries the labelling that the stability compares
+    row = next(r for r in result["rows"] if r["family"] == "sparse")
+    assert len(row["labels"]) == len(row["base_labels"]) == 60

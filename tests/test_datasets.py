@@ -11,6 +11,7 @@ from sklearn.metrics import adjusted_rand_score
 from sklearn.neighbors import NearestNeighbors
 
 from skgsr.datasets import (
+    make_factor_modules,
     make_feature_modules,
     make_hierarchical_clusters,
     make_latent_curve,
@@ -20,6 +21,7 @@ from skgsr.datasets import (
 GENERATORS = {
     "modules": make_feature_modules,
     "hierarchical": make_hierarchical_clusters,
+    "factor_modules": make_factor_modules,
     "rotations": make_rotated_images,
     "curve": make_latent_curve,
 }
@@ -206,6 +208,141 @@ def test_modules_many_clusters_fall_back_to_gaussian_centres():
 def test_modules_errors(params, message):
     with pytest.raises(ValueError, match=message):
         make_feature_modules(**params)
+
+
+# ------------------------------------------------------------ factor modules
+@pytest.mark.parametrize("sizes", ["equal", "unequal"])
+def test_factor_module_sizes(sizes):
+    X, modules, info = make_factor_modules(
+        200, 47, n_modules=6, module_sizes=sizes, random_state=2
+    )
+    assert X.shape == (200, 47) and modules.shape == (47,)
+    assert info.factors.shape == (200, 6)
+    counts = np.bincount(modules, minlength=6)
+    assert counts.sum() == 47 and np.all(np.diff(modules) >= 0)  # contiguous
+    if sizes == "equal":
+        assert counts.max() - counts.min() <= 1
+    else:
+        assert counts.min() >= 3 and counts.max() - counts.min() > 1
+
+
+def test_factor_modules_noiseless_linear_model():
+    """noise=0, no overlap, no nonlinearity: x_ij = w_j a_{i m(j)} exactly."""
+    X, modules, info = make_factor_modules(noise=0.0, random_state=4)
+    np.testing.assert_allclose(X, info.factors[:, modules] * info.loadings, atol=1e-12)
+    assert np.all((info.loadings >= 0.5) & (info.loadings <= 1.5))
+    np.testing.assert_array_equal(info.second_module, -1)
+    np.testing.assert_array_equal(info.second_loadings, 0.0)
+
+
+def test_sparse_factors_switch_on_at_their_rates():
+    """Module k is on (non-zero) in a share p_k of the samples, p_k within
+    [0.5, 1.5] x p_active; its strength when on has mean 1 (Gamma(2, 1/2))."""
+    _, _, info = make_factor_modules(20000, 8, n_modules=4, random_state=5)
+    assert np.all((info.p_active >= 0.15) & (info.p_active <= 0.45))
+    on = info.factors > 0
+    np.testing.assert_allclose(on.mean(axis=0), info.p_active, atol=0.015)
+    assert info.factors[on].mean() == pytest.approx(1.0, abs=0.02)
+    # independent programs: co-activation at the product of the rates
+    both = (on[:, 0] & on[:, 1]).mean()
+    assert both == pytest.approx(info.p_active[0] * info.p_active[1], abs=0.01)
+
+
+def test_gaussian_factors_have_the_requested_correlation():
+    _, _, info = make_factor_modules(
+        20000,
+        10,
+        n_modules=5,
+        factors="gaussian",
+        factor_correlation=0.3,
+        random_state=6,
+    )
+    corr = np.corrcoef(info.factors.T)[np.triu_indices(5, 1)]
+    np.testing.assert_allclose(corr, 0.3, atol=0.03)
+    np.testing.assert_array_equal(np.isnan(info.p_active), True)
+
+
+def test_overlapping_features_load_on_another_module():
+    X, modules, info = make_factor_modules(
+        300, 400, n_modules=5, overlap=0.3, noise=0.0, random_state=7
+    )
+    shared = info.second_module >= 0
+    assert shared.mean() == pytest.approx(0.3, abs=0.06)
+    assert np.all(info.second_module[shared] != modules[shared])
+    assert np.all(
+        (info.second_loadings[shared] >= 0.25) & (info.second_loadings[shared] <= 0.75)
+    )
+    drive = info.factors[:, modules] * info.loadings
+    drive[:, shared] += (
+        info.factors[:, info.second_module[shared]] * info.second_loadings[shared]
+    )
+    np.testing.assert_allclose(X, drive, atol=1e-12)
+
+
+def test_sigmoid_features_are_bounded_monotone_responses():
+    """Without noise each feature lies in (0, 2) and is an increasing function of
+    its factor (Spearman correlation 1), though not a linear one."""
+    X, modules, info = make_factor_modules(
+        500,
+        20,
+        n_modules=4,
+        factors="gaussian",
+        nonlinearity="sigmoid",
+        noise=0.0,
+        random_state=8,
+    )
+    assert np.all((X > 0) & (X < 2))
+    for j in range(20):
+        a = info.factors[:, modules[j]]
+        assert spearmanr(a, X[:, j]).statistic == pytest.approx(1.0)
+        assert abs(np.corrcoef(a, X[:, j])[0, 1]) < 0.999
+
+
+@pytest.mark.parametrize(
+    "params, expected",
+    [
+        ({}, 1.0),
+        (
+            {
+                "factors": "gaussian",
+                "nonlinearity": "sigmoid",
+                "factor_correlation": 0.3,
+            },
+            1.0,
+        ),
+        # a feature with a strong second module sits between two modules
+        ({"overlap": 0.3}, 0.95),
+    ],
+)
+def test_factor_modules_are_in_the_feature_correlations(params, expected):
+    """The modules are the structure of the data: spectral clustering of the
+    features' absolute correlations recovers them (seed 0, 1000 samples; with
+    overlap=0.3, ARI 0.967: one feature goes to its second module)."""
+    X, modules, _ = make_factor_modules(1000, 50, n_modules=5, random_state=0, **params)
+    corr = np.abs(np.corrcoef(X.T))
+    found = SpectralClustering(5, affinity="precomputed", random_state=0).fit_predict(
+        corr
+    )
+    assert adjusted_rand_score(modules, found) >= expected
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"n_features": 3}, "every module needs a feature"),
+        ({"factors": "laplace"}, "factors must be 'sparse' or 'gaussian'"),
+        ({"nonlinearity": "tanh"}, "nonlinearity must be None or 'sigmoid'"),
+        ({"p_active": 0.0}, "p_active must be in"),
+        ({"factor_correlation": 1.0}, "factor_correlation must be in"),
+        ({"overlap": 1.5}, "overlap must be a probability"),
+        ({"overlap": 0.5, "n_modules": 1}, "needs n_modules >= 2"),
+        ({"module_sizes": "random"}, "module_sizes must be"),
+        ({"noise": -1.0}, "noise must be a finite number >= 0"),
+    ],
+)
+def test_factor_modules_errors(params, message):
+    with pytest.raises(ValueError, match=message):
+        make_factor_modules(**params)
 
 
 # ------------------------------------------------------------------ rotations

@@ -8,10 +8,14 @@ import pytest
 import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sklearn.metrics import adjusted_rand_score
 
 from skgsr.graphs import laplacian, make_graph
 from skgsr.metrics import (
     dirichlet_energy,
+    feature_module_labels,
+    feature_module_recovery,
+    graph_modularity,
     module_recovery,
     morans_i,
     participation_ratio,
@@ -426,3 +430,137 @@ def test_module_recovery_errors():
     for bad in (2.5, 2.0, True, "2"):
         with pytest.raises(ValueError, match="n_modules must be an integer"):
             module_recovery(A, [0, 0, 0, 1, 1, 1], n_modules=bad)
+
+
+# ------------------------------------------------------ feature modules
+def three_factor_data(seed=0, n_samples=300):
+    """12 inputs in 3 modules of 4, each module one Gaussian factor plus noise."""
+    rng = np.random.RandomState(seed)
+    factors = rng.normal(size=(n_samples, 3))
+    modules = np.repeat([0, 1, 2], 4)
+    X = factors[:, modules] + 0.3 * rng.normal(size=(n_samples, 12))
+    return X, factors, modules
+
+
+def test_feature_module_labels_by_mean_absolute_correlation():
+    """Against a loop over features and groups: each input goes to the group of
+    neurons with the largest mean |Pearson r| (scipy's pearsonr)."""
+    from scipy.stats import pearsonr
+
+    X, factors, modules = three_factor_data()
+    rng = np.random.RandomState(1)
+    # 9 neurons: mixtures of the factors, one of them sign-flipped, one constant
+    Z = factors @ rng.normal(size=(3, 9)) + 0.5 * rng.normal(size=(300, 9))
+    Z[:, 4] *= -1
+    Z[:, 7] = 2.0
+    cliques = sp.block_diag([np.ones((3, 3))] * 3).tocsr()  # groups 0-2, 3-5, 6-8
+    labels = feature_module_labels(X, Z, cliques, 3, random_state=0)
+    groups = np.repeat([0, 1, 2], 3)  # spectral clustering finds the cliques
+    expected = []
+    for j in range(12):
+        r = [0.0 if k == 7 else abs(pearsonr(X[:, j], Z[:, k])[0]) for k in range(9)]
+        means = [np.mean([r[k] for k in range(9) if groups[k] == g]) for g in range(3)]
+        expected.append(int(np.argmax(means)))
+    # the same partition of the inputs, up to the names of the groups
+    assert adjusted_rand_score(labels, expected) == 1.0
+    assert len(set(expected)) > 1
+
+
+def test_feature_module_recovery_of_aligned_neurons():
+    """Neurons that follow one factor each, grouped by factor: exact recovery,
+    whatever the order of the neurons; grouped at random: much less."""
+    X, factors, modules = three_factor_data(seed=2)
+    rng = np.random.RandomState(3)
+    Z = np.repeat(factors, 3, axis=1) + 0.2 * rng.normal(size=(300, 9))
+    cliques = sp.block_diag([np.ones((3, 3))] * 3).tocsr()
+    assert feature_module_recovery(X, Z, cliques, modules, random_state=0) == 1.0
+    # the same neurons and graph in another order
+    order = rng.permutation(9)
+    relabelled = cliques[order][:, order]
+    score = feature_module_recovery(X, Z[:, order], relabelled, modules, random_state=0)
+    assert score == 1.0
+    # the same graph over neurons in another order: the groups mix the factors
+    scores = [
+        feature_module_recovery(
+            X, Z[:, rng.permutation(9)], cliques, modules, random_state=0
+        )
+        for _ in range(20)
+    ]
+    assert np.mean(scores) < 0.7 and min(scores) < 0.3  # 0.52 and 0.14
+
+
+def test_feature_module_recovery_merged_modules_is_the_ari_of_the_merge():
+    """A graph with 2 groups for 3 modules: two modules share a label, and the
+    score is the ARI of that merge (computed from the contingency table)."""
+    X, factors, modules = three_factor_data(seed=4)
+    rng = np.random.RandomState(5)
+    # neurons 0-2 follow factors 0 and 1 together, neurons 3-5 factor 2
+    Z = np.column_stack(
+        [factors[:, 0] + factors[:, 1]] * 3 + [factors[:, 2]] * 3
+    ) + 0.2 * rng.normal(size=(300, 6))
+    pairs = sp.block_diag([np.ones((3, 3))] * 2).tocsr()
+    merged = np.array([0] * 8 + [1] * 4)
+    assert feature_module_recovery(
+        X, Z, pairs, modules, n_modules=2, random_state=0
+    ) == pytest.approx(textbook_ari(modules, merged))
+
+
+def test_feature_module_recovery_errors():
+    X, factors, modules = three_factor_data()
+    Z = np.repeat(factors, 2, axis=1)
+    A = sp.block_diag([np.ones((2, 2))] * 3).tocsr()
+    with pytest.raises(ValueError, match="one label per input feature"):
+        feature_module_recovery(X, Z, A, modules[:-1])
+    with pytest.raises(ValueError, match="one row per sample"):
+        feature_module_recovery(X[:-1], Z, A, modules)
+    with pytest.raises(ValueError, match="6 nodes"):
+        feature_module_recovery(X, Z[:, :5], A, modules)
+    with pytest.raises(ValueError, match="n_modules"):
+        feature_module_recovery(X, Z, A, modules, n_modules=6)
+    with pytest.raises(ValueError, match="n_modules"):
+        feature_module_labels(X, Z, A, None)
+
+
+# ------------------------------------------------------------- modularity
+def test_graph_modularity_against_networkx():
+    """Weighted planted partition: the value is networkx's modularity of the
+    spectral clusters, and those clusters are the planted ones."""
+    nx = pytest.importorskip("networkx")
+    rng = np.random.RandomState(7)
+    modules = np.repeat(np.arange(3), 8)
+    same = modules[:, None] == modules[None, :]
+    W = rng.uniform(0.5, 2.0, (24, 24)) * (rng.uniform(size=(24, 24)) < 0.7) * same
+    W += 0.2 * (rng.uniform(size=(24, 24)) < 0.1) * ~same
+    W = np.triu(W, 1)
+    W = W + W.T
+    G = nx.from_numpy_array(W)
+    communities = [set(np.flatnonzero(modules == m)) for m in range(3)]
+    expected = nx.community.modularity(G, communities, weight="weight")
+    assert graph_modularity(W, 3, random_state=0) == pytest.approx(expected)
+    # searching 2-10 clusters finds the same best split
+    assert graph_modularity(W, random_state=0) == pytest.approx(expected)
+
+
+def test_graph_modularity_of_cliques_and_structureless_graphs():
+    cliques = sp.block_diag([np.ones((6, 6)) - np.eye(6)] * 5)
+    assert graph_modularity(cliques, random_state=0) == pytest.approx(1 - 1 / 5)
+    # a complete graph has no split better than none: every split scores <= 0
+    complete = np.ones((12, 12)) - np.eye(12)
+    assert graph_modularity(complete, random_state=0) <= 1e-12
+    assert graph_modularity(np.zeros((5, 5)), random_state=0) == 0.0
+    # a kNN graph of random points is far less modular than planted modules
+    from skgsr.graphs import coactivation_graph
+
+    H = np.random.RandomState(8).normal(size=(500, 32))
+    knn = coactivation_graph(H, 5)
+    assert 0.2 < graph_modularity(knn, random_state=0) < 0.6
+
+
+def test_graph_modularity_errors():
+    A = make_graph("ring", 6)
+    with pytest.raises(ValueError, match="n_modules"):
+        graph_modularity(A, n_modules=6)
+    with pytest.raises(ValueError, match="max_modules must be at least 2"):
+        graph_modularity(A, max_modules=1)
+    with pytest.raises(ValueError, match="at least 3 nodes"):
+        graph_modularity(np.ones((2, 2)) - np.eye(2))
