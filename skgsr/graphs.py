@@ -370,52 +370,7 @@ def check_adjacency(graph, n_nodes=None, *, name="graph"):
         If ``graph`` is not an array, a sparse matrix or a networkx graph, or its
         weights are not numbers.
     """
-    if _is_networkx_graph(graph):
-        import networkx as nx
-
-        if graph.is_directed():
-            raise ValueError(
-                f"{name} is a directed networkx graph; GSR needs an undirected graph "
-                "(use graph.to_undirected())."
-            )
-        if graph.number_of_nodes() == 0:
-            # networkx itself raises a NetworkXError here, which is no ValueError
-            raise ValueError(f"{name} has no nodes; a graph needs at least one node.")
-        try:
-            adjacency = nx.to_scipy_sparse_array(graph, weight="weight", format="csr")
-        except (TypeError, ValueError):
-            for u, v, weight in graph.edges(data="weight", default=1):
-                if not isinstance(weight, numbers.Real):
-                    raise TypeError(
-                        f"{name} is a networkx graph whose edge ({u!r}, {v!r}) has "
-                        f"the non-numeric weight {weight!r}; the 'weight' edge "
-                        "attribute must be a number."
-                    ) from None
-            raise
-    elif sp.issparse(graph):
-        adjacency = sp.csr_array(graph)
-    else:
-        try:
-            dense = np.asarray(graph)
-        except Exception as exc:  # pragma: no cover - exotic objects
-            raise TypeError(
-                f"{name} must be a graph name, an adjacency array, a scipy sparse "
-                f"matrix or a networkx.Graph; got {type(graph).__name__}."
-            ) from exc
-        if dense.dtype == object or not (
-            np.issubdtype(dense.dtype, np.number) or dense.dtype == bool
-        ):
-            raise TypeError(
-                f"{name} must be numeric (an adjacency matrix of edge weights); got "
-                f"an array of dtype {dense.dtype}."
-            )
-        if dense.ndim != 2:
-            raise ValueError(
-                f"{name} must be a square 2-D adjacency matrix; got an array with "
-                f"{dense.ndim} dimension(s) of shape {dense.shape}."
-            )
-        adjacency = sp.csr_array(dense)
-
+    adjacency = _as_csr(graph, name)
     if adjacency.ndim != 2 or adjacency.shape[0] != adjacency.shape[1]:
         raise ValueError(
             f"{name} must be a square adjacency matrix (n_nodes x n_nodes); got shape "
@@ -466,6 +421,54 @@ def check_adjacency(graph, n_nodes=None, *, name="graph"):
     if _same_csr(graph, adjacency):
         return graph  # already canonical: the caller's object, not a copy
     return adjacency
+
+
+def _as_csr(graph, name):
+    """A networkx graph, sparse matrix or array as a CSR array (not yet checked)."""
+    if _is_networkx_graph(graph):
+        import networkx as nx
+
+        if graph.is_directed():
+            raise ValueError(
+                f"{name} is a directed networkx graph; GSR needs an undirected graph "
+                "(use graph.to_undirected())."
+            )
+        if graph.number_of_nodes() == 0:
+            # networkx itself raises a NetworkXError here, which is no ValueError
+            raise ValueError(f"{name} has no nodes; a graph needs at least one node.")
+        try:
+            return nx.to_scipy_sparse_array(graph, weight="weight", format="csr")
+        except (TypeError, ValueError):
+            for u, v, weight in graph.edges(data="weight", default=1):
+                if not isinstance(weight, numbers.Real):
+                    raise TypeError(
+                        f"{name} is a networkx graph whose edge ({u!r}, {v!r}) has "
+                        f"the non-numeric weight {weight!r}; the 'weight' edge "
+                        "attribute must be a number."
+                    ) from None
+            raise
+    if sp.issparse(graph):
+        return sp.csr_array(graph)
+    try:
+        dense = np.asarray(graph)
+    except Exception as exc:  # pragma: no cover - exotic objects
+        raise TypeError(
+            f"{name} must be a graph name, an adjacency array, a scipy sparse "
+            f"matrix or a networkx.Graph; got {type(graph).__name__}."
+        ) from exc
+    if dense.dtype == object or not (
+        np.issubdtype(dense.dtype, np.number) or dense.dtype == bool
+    ):
+        raise TypeError(
+            f"{name} must be numeric (an adjacency matrix of edge weights); got "
+            f"an array of dtype {dense.dtype}."
+        )
+    if dense.ndim != 2:
+        raise ValueError(
+            f"{name} must be a square 2-D adjacency matrix; got an array with "
+            f"{dense.ndim} dimension(s) of shape {dense.shape}."
+        )
+    return sp.csr_array(dense)
 
 
 def _same_csr(a, b):

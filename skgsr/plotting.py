@@ -435,7 +435,40 @@ def plot_feature_graph(
     24
     """
     plt = _pyplot()
-    step = None
+    adjacency, step = _graph_to_draw(estimator, X)
+    n = adjacency.shape[0]
+    values, label = _node_values(node_values, categories, X, estimator, adjacency)
+    positions = _layout(layout, adjacency, step, random_state)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=figsize or (5.5, 4.5))
+    else:
+        fig = ax.figure
+    n_edges = _draw_edges(ax, adjacency, positions, edge_width)
+    size = node_size if node_size is not None else float(np.clip(4000 / n, 8, 150))
+    if _is_categorical(values):
+        _draw_categories(ax, positions, values, categories, size, colorbar)
+    else:
+        nodes = ax.scatter(
+            positions[:, 0],
+            positions[:, 1],
+            c=values.astype(np.float64),
+            s=size,
+            cmap=cmap or "viridis",
+            edgecolors="k",
+            linewidths=0.3,
+            zorder=2,
+        )
+        if colorbar:
+            fig.colorbar(nodes, ax=ax, shrink=0.8, label=label)
+    ax.set_aspect("equal")
+    ax.autoscale_view()
+    ax.set_axis_off()
+    ax.set_title(f"{n} nodes, {n_edges} edges" if title is None else title)
+    return fig
+
+
+def _graph_to_draw(estimator, X):
+    """The adjacency to draw, and the fitted estimator step (None for a graph)."""
     if hasattr(estimator, "fit"):
         step = _gsr_step(estimator, "feature_graph_")
         if step.feature_graph_ is None:
@@ -443,16 +476,22 @@ def plot_feature_graph(
                 f"This {type(step).__name__} has no feature graph (feature_graph_ is "
                 "None)."
             )
-        adjacency = graphs.check_adjacency(step.feature_graph_)
-    else:
-        if X is not None:
-            raise ValueError(
-                "X is only used with a fitted estimator (to colour the neurons by "
-                "their mean activation); with a bare graph pass node_values."
-            )
-        adjacency = graphs.check_adjacency(estimator)
-    n = adjacency.shape[0]
+        return graphs.check_adjacency(step.feature_graph_), step
+    if X is not None:
+        raise ValueError(
+            "X is only used with a fitted estimator (to colour the neurons by "
+            "their mean activation); with a bare graph pass node_values."
+        )
+    return graphs.check_adjacency(estimator), None
 
+
+def _node_values(node_values, categories, X, estimator, adjacency):
+    """The colour of each node and the colourbar's label (None for given values).
+
+    With X, the mean activation is ``estimator.transform(X)`` (a whole
+    Pipeline's, preprocessing included).
+    """
+    n = adjacency.shape[0]
     label = None
     if node_values is not None:
         values = np.asarray(node_values)
@@ -480,15 +519,12 @@ def plot_feature_graph(
                 "categories must be a 1-D list of categories, got an array of shape "
                 f"{np.shape(categories)}."
             )
-    positions = _layout(layout, adjacency, step, random_state)
+    return values, label
 
-    if ax is None:
-        fig, ax = plt.subplots(figsize=figsize or (5.5, 4.5))
-    else:
-        fig = ax.figure
 
+def _draw_edges(ax, adjacency, positions, edge_width):
+    """Draw the edges as one line collection, widths by weight; their number."""
     from matplotlib.collections import LineCollection
-    from matplotlib.lines import Line2D
 
     upper = sp.triu(adjacency, k=1).tocoo()
     segments = np.stack([positions[upper.row], positions[upper.col]], axis=1)
@@ -500,60 +536,43 @@ def plot_feature_graph(
         zorder=1,
     )
     ax.add_collection(edges)
+    return upper.nnz
 
-    size = node_size if node_size is not None else float(np.clip(4000 / n, 8, 150))
-    if _is_categorical(values):
-        if categories is None:
-            categories, codes = np.unique(values, return_inverse=True)
-        else:
-            categories = np.asarray(categories)
-            position = {c: i for i, c in enumerate(categories.tolist())}
-            unknown = [v for v in np.unique(values).tolist() if v not in position]
-            if len(position) != len(categories) or unknown:
-                raise ValueError(
-                    "categories must list each category of node_values once; "
-                    f"not listed: {unknown}, given: {categories.tolist()}."
-                )
-            codes = np.array([position[v] for v in values.tolist()], dtype=np.intp)
-        import matplotlib
 
-        palette = matplotlib.colormaps["tab10" if len(categories) <= 10 else "tab20"]
-        colours = palette(np.arange(len(categories)) % palette.N)
-        ax.scatter(
-            positions[:, 0],
-            positions[:, 1],
-            c=colours[codes],
-            s=size,
-            edgecolors="k",
-            linewidths=0.3,
-            zorder=2,
-        )
-        if colorbar:
-            handles = [
-                Line2D([], [], marker="o", linestyle="", color=colour, label=str(cat))
-                for cat, colour in zip(categories, colours, strict=True)
-            ]
-            ax.legend(handles=handles, loc="best", fontsize="small", frameon=False)
+def _draw_categories(ax, positions, values, categories, size, legend):
+    """Draw the nodes coloured by category, with a legend of every category."""
+    import matplotlib
+    from matplotlib.lines import Line2D
+
+    if categories is None:
+        categories, codes = np.unique(values, return_inverse=True)
     else:
-        nodes = ax.scatter(
-            positions[:, 0],
-            positions[:, 1],
-            c=values.astype(np.float64),
-            s=size,
-            cmap=cmap or "viridis",
-            edgecolors="k",
-            linewidths=0.3,
-            zorder=2,
-        )
-        if colorbar:
-            fig.colorbar(nodes, ax=ax, shrink=0.8, label=label)
-    ax.set_aspect("equal")
-    ax.autoscale_view()
-    ax.set_axis_off()
-    if title is None:
-        title = f"{n} nodes, {upper.nnz} edges"
-    ax.set_title(title)
-    return fig
+        categories = np.asarray(categories)
+        position = {c: i for i, c in enumerate(categories.tolist())}
+        unknown = [v for v in np.unique(values).tolist() if v not in position]
+        if len(position) != len(categories) or unknown:
+            raise ValueError(
+                "categories must list each category of node_values once; "
+                f"not listed: {unknown}, given: {categories.tolist()}."
+            )
+        codes = np.array([position[v] for v in values.tolist()], dtype=np.intp)
+    palette = matplotlib.colormaps["tab10" if len(categories) <= 10 else "tab20"]
+    colours = palette(np.arange(len(categories)) % palette.N)
+    ax.scatter(
+        positions[:, 0],
+        positions[:, 1],
+        c=colours[codes],
+        s=size,
+        edgecolors="k",
+        linewidths=0.3,
+        zorder=2,
+    )
+    if legend:
+        handles = [
+            Line2D([], [], marker="o", linestyle="", color=colour, label=str(cat))
+            for cat, colour in zip(categories, colours, strict=True)
+        ]
+        ax.legend(handles=handles, loc="best", fontsize="small", frameon=False)
 
 
 # --------------------------------------------------------------------------- #
