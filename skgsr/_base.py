@@ -134,6 +134,22 @@ def _fitting_alone(estimator):
             _FITTING.discard(key)
 
 
+def _column_variances(T, weights=None, block=INFERENCE_BATCH):
+    """The (weighted) variance of each column, in float64, a block of rows at a
+    time: a float64 copy of a large training set would be its largest
+    allocation."""
+    w = np.ones(len(T)) if weights is None else np.asarray(weights, np.float64)
+    rows = range(0, len(T), block)
+
+    def weighted_sum(f):
+        return sum(
+            w[i : i + block] @ f(T[i : i + block].astype(np.float64)) for i in rows
+        )
+
+    mean = weighted_sum(lambda t: t) / w.sum()
+    return weighted_sum(lambda t: (t - mean) ** 2) / w.sum()
+
+
 class BaseGSR(TransformerMixin, BaseEstimator):
     """Shared machinery of the GSR estimators; not to be used directly."""
 
@@ -282,9 +298,7 @@ class BaseGSR(TransformerMixin, BaseEstimator):
                 sp.csr_matrix(T), axis=0, weights=sample_weight
             )
         else:
-            T = np.asarray(T, dtype=np.float64).reshape(len(T), -1)
-            mean = np.average(T, axis=0, weights=sample_weight)
-            variances = np.average((T - mean) ** 2, axis=0, weights=sample_weight)
+            variances = _column_variances(T.reshape(len(T), -1), sample_weight)
         scale = float(np.mean(variances))
         return scale if np.isfinite(scale) and scale > 0 else 1.0
 

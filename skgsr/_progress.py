@@ -86,13 +86,13 @@ class Progress:
 
     def _row(self, record):
         rebuilt = "rebuilt" if record.get("graph_updated") else ""
-        print(
+        row = (
             f"{record['epoch']:>6} {_number(record['loss'], 12)} "
             f"{_number(record['task_loss'], 12)} {_number(record['penalty'], 12)} "
             f"{_number(record['validation_score'], 8, '.4f')} "
-            f"{record['duration']:>6.2f}s  {rebuilt}",
-            flush=True,
+            f"{record['duration']:>6.2f}s  {rebuilt}"
         )
+        print(row.rstrip(), flush=True)
 
     def _plain(self, record):
         # without tqdm: about ten lines over a fit, with the time left

@@ -379,8 +379,10 @@ def test_descramble_uses_the_estimators_laplacian():
             )
         np.testing.assert_allclose(got, normalized)
         np.testing.assert_allclose(forced, combinatorial)
-    # the two Laplacians give different problems here
-    assert np.abs(normalized - combinatorial).max() > 0
+        if method == "orthogonal":
+            # the two Laplacians give different problems here (the best
+            # permutation of 9 neurons may still coincide)
+            assert np.abs(normalized - combinatorial).max() > 1e-3
     # an explicit laplacian="normalized" on a predefined grid is followed too
     est = GSRAutoencoder(
         n_components=9,
