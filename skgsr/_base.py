@@ -1,8 +1,9 @@
 """BaseGSR: what the GSR estimators share, and their training loop.
 
 :class:`BaseGSR` owns what is not specific to a task: hyperparameter validation,
-the network's life cycle (a fresh fit, a warm start, ``partial_fit``), the
-training loop, inference and pickling. Its subclasses choose the network's head
+the network's life cycle (a fresh fit, a warm start, ``partial_fit``) and the
+training loop; inference and pickling come from
+:class:`~skgsr._inference.FittedNetworkMixin`. Its subclasses choose the network's head
 and the loss (``_build_head``, ``_task_loss``), and how targets are encoded and
 outputs decoded.
 
@@ -23,37 +24,34 @@ How ``fit`` flows (``doc/contributing.rst`` has the map of the package):
 
 import copy
 import math
-import threading
 import time
-from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.sparsefuncs import mean_variance_axis
 from sklearn.utils.validation import (
     _check_sample_weight,
-    check_is_fitted,
-    validate_data,
 )
 
-from ._network import ACTIVATIONS, GSRNetwork, make_mlp
+from ._inference import FittedNetworkMixin
+from ._network import (
+    ACTIVATIONS,
+    GSRNetwork,
+    build_user_encoder,
+    encoder_width,
+    make_mlp,
+)
 from ._progress import Progress
 from ._torch_utils import (
-    available_device,
     evaluation_mode,
     make_optimizer,
-    module_device,
     resolve_device,
     resume_optimizer,
     snapshot,
-    tensors_to,
     torch_seed,
     torch_threads,
 )
@@ -66,8 +64,9 @@ from ._training import (
     PenaltyMonitor,
     TrainState,
     check_float32_range,
-    dense_rows,
-    explain_input_errors,
+    constant_prediction_loss,
+    fitting_alone,
+    split_validation,
 )
 from ._warnings import warn
 from .nn import (
@@ -109,48 +108,7 @@ _PENALTY_PARAMS = (
 )
 
 
-# The estimators being fitted now (by id): two fits of one estimator object at a
-# time, from two threads, would interleave their state.
-_FITTING = set()
-_FITTING_LOCK = threading.Lock()
-
-
-@contextmanager
-def _fitting_alone(estimator):
-    """Refuse a fit of an estimator that another thread is fitting."""
-    key = id(estimator)
-    with _FITTING_LOCK:
-        if key in _FITTING:
-            raise RuntimeError(
-                f"This {type(estimator).__name__} is being fitted in another thread. "
-                "One estimator object trains in one thread at a time: clone it "
-                "(sklearn.base.clone) for each thread."
-            )
-        _FITTING.add(key)
-    try:
-        yield
-    finally:
-        with _FITTING_LOCK:
-            _FITTING.discard(key)
-
-
-def _column_variances(T, weights=None, block=INFERENCE_BATCH):
-    """The (weighted) variance of each column, in float64, a block of rows at a
-    time: a float64 copy of a large training set would be its largest
-    allocation."""
-    w = np.ones(len(T)) if weights is None else np.asarray(weights, np.float64)
-    rows = range(0, len(T), block)
-
-    def weighted_sum(f):
-        return sum(
-            w[i : i + block] @ f(T[i : i + block].astype(np.float64)) for i in rows
-        )
-
-    mean = weighted_sum(lambda t: t) / w.sum()
-    return weighted_sum(lambda t: (t - mean) ** 2) / w.sum()
-
-
-class BaseGSR(TransformerMixin, BaseEstimator):
+class BaseGSR(FittedNetworkMixin, TransformerMixin, BaseEstimator):
     """Shared machinery of the GSR estimators; not to be used directly."""
 
     _parameter_constraints = {
@@ -287,20 +245,8 @@ class BaseGSR(TransformerMixin, BaseEstimator):
         """
 
     def _loss_scale(self, X, y, sample_weight):
-        """The task loss of the best constant prediction (the loss's unit).
-
-        The mean squared error of predicting the (weighted) mean: the mean
-        variance of the targets, or of the features for an autoencoder.
-        """
-        T = X if y is None else y
-        if sp.issparse(T):
-            _, variances = mean_variance_axis(
-                sp.csr_matrix(T), axis=0, weights=sample_weight
-            )
-        else:
-            variances = _column_variances(T.reshape(len(T), -1), sample_weight)
-        scale = float(np.mean(variances))
-        return scale if np.isfinite(scale) and scale > 0 else 1.0
+        """The task loss of the best constant prediction (the loss's unit)."""
+        return constant_prediction_loss(X if y is None else y, sample_weight)
 
     def _task_loss(self, output, target, x):
         """Per-sample task loss, shape ``(B,)``."""
@@ -363,53 +309,8 @@ class BaseGSR(TransformerMixin, BaseEstimator):
             hidden = self._hidden_sizes()
             encoder = make_mlp([n_features, *hidden], self.activation, self.activation)
             return encoder, hidden[-1] if hidden else n_features
-        encoder = self._user_encoder(n_features)
-        return encoder, self._encoder_width(encoder, n_features)
-
-    def _user_encoder(self, n_features):
-        """``encoder(n_features)``, checked to be a module the estimator owns."""
-        name = getattr(self.encoder, "__name__", type(self.encoder).__name__)
-        if isinstance(self.encoder, torch.nn.Module):
-            raise TypeError(
-                f"encoder must be an nn.Module class or a function n_features -> "
-                f"nn.Module, not a module instance ({name}): every fit (and every "
-                "clone in a grid search) builds its own network. Pass the class, "
-                "e.g. encoder=MyEncoder, or encoder=lambda n: MyEncoder(n, ...)."
-            )
-        encoder = self.encoder(n_features)
-        if not isinstance(encoder, torch.nn.Module):
-            raise TypeError(
-                f"encoder({n_features}) must return a torch.nn.Module; {name} "
-                f"returned an object of type {type(encoder).__name__}."
-            )
-        return encoder
-
-    def _encoder_width(self, encoder, n_features):
-        """The encoder's output width, from a forward pass of a zero batch.
-
-        On the default device (the CPU in a fit, before the network moves to
-        ``device``; the meta device when a model file is checked), in evaluation
-        mode so that batch-norm statistics are not touched.
-        """
-        name = type(encoder).__name__
-        try:
-            with torch.no_grad(), evaluation_mode(encoder):
-                output = encoder(torch.zeros(2, n_features))
-        except Exception as exc:
-            raise ValueError(
-                f"The encoder ({name}) failed on a batch of shape (2, {n_features}) "
-                f"(n_features_in_={n_features}): {type(exc).__name__}: {exc}. It "
-                "must map (batch, n_features) float32 inputs to (batch, width)."
-            ) from exc
-        if not isinstance(output, torch.Tensor) or output.ndim != 2:
-            shape = tuple(output.shape) if isinstance(output, torch.Tensor) else None
-            raise ValueError(
-                f"The encoder ({name}) must return a (batch, width) tensor; on a "
-                f"batch of shape (2, {n_features}) it returned "
-                f"{shape if shape else type(output).__name__}. End it with "
-                "nn.Flatten() to feed maps to the structured layer."
-            )
-        return output.shape[1]
+        encoder = build_user_encoder(self.encoder, n_features)
+        return encoder, encoder_width(encoder, n_features)
 
     def _initialize_module(self, n_features, n_outputs, graph_shape):
         """Build the network (weights seeded by the caller)."""
@@ -437,7 +338,7 @@ class BaseGSR(TransformerMixin, BaseEstimator):
         Everything a failed call could have set (``n_features_in_``, ``classes_``
         ...) is restored, so that a refit that raises keeps the previous model.
         """
-        with _fitting_alone(self):
+        with fitting_alone(self):
             previous = dict(self.__dict__)
             try:
                 return self._fit_unguarded(X, y, sample_weight, incremental, previous)
@@ -576,52 +477,19 @@ class BaseGSR(TransformerMixin, BaseEstimator):
         self._check_continued_targets(previous)
 
     def _split_validation(self, X, y, sample_weight, state):
+        """The training rows (all of X, indexed) and the held-out copy, or None."""
         if not (self.early_stopping and state.validation_scores is not None):
             return (X, y, sample_weight, None), None
-        n_samples = X.shape[0]
-        # the sizes train_test_split will use; checked first for a clear message
-        n_val = int(np.ceil(self.validation_fraction * n_samples))
-        if n_val < 1 or n_samples - n_val < 1:
-            raise ValueError(
-                f"early_stopping holds out validation_fraction="
-                f"{self.validation_fraction} of the samples, which leaves no "
-                f"training or no validation sample with n_samples={n_samples}. "
-                "Use at least 2 samples, change validation_fraction, or set "
-                "early_stopping=False."
-            )
-        if n_val < self._min_validation_samples:
-            raise ValueError(
-                f"early_stopping holds out {n_val} of n_samples={n_samples} "
-                f"(validation_fraction={self.validation_fraction}), but the "
-                f"validation score needs at least {self._min_validation_samples} "
-                f"validation samples{self._min_validation_reason}. Raise "
-                "validation_fraction, use more samples, or set early_stopping=False."
-            )
-        rng = check_random_state(self.random_state)
-        stratify = y if self._supports_early_stopping_stratify else None
-        index = np.arange(n_samples)
-        try:
-            train_idx, val_idx = train_test_split(
-                index,
-                test_size=self.validation_fraction,
-                random_state=rng,
-                stratify=stratify,
-            )
-        except ValueError:
-            # too few samples of some class to stratify: split at random
-            train_idx, val_idx = train_test_split(
-                index, test_size=self.validation_fraction, random_state=rng
-            )
-
-        def take(a, idx):
-            return None if a is None else a[idx]
-
-        # the training rows stay in X (a copy of 1 - validation_fraction of the
-        # data would be the largest allocation of the fit); only the small held-out
-        # part is copied
-        train = (X, take(y, train_idx), take(sample_weight, train_idx), train_idx)
-        val = (X[val_idx], take(y, val_idx), take(sample_weight, val_idx))
-        return train, val
+        return split_validation(
+            X,
+            y,
+            sample_weight,
+            self.validation_fraction,
+            check_random_state(self.random_state),
+            stratify=self._supports_early_stopping_stratify,
+            min_samples=self._min_validation_samples,
+            reason=self._min_validation_reason,
+        )
 
     def _train(self, state, X, y, sample_weight, incremental):
         """The epochs of one call of fit or partial_fit (one epoch for the latter)."""
@@ -922,50 +790,8 @@ class BaseGSR(TransformerMixin, BaseEstimator):
         self._fit_params = self.get_params(deep=False)
 
     # ============================================================ inference
-    def _predict_outputs(self, module, X, device):
-        """Head outputs for all rows of X (no gradient), as a CPU tensor.
-
-        ``module`` is used in the mode it is in and not modified, so that
-        concurrent predictions never mutate a shared ``module_``; training code
-        wraps calls on the module it trains in :func:`evaluation_mode`.
-        """
-        outputs = []
-        with torch.no_grad():
-            for block in dense_rows(X, device):
-                outputs.append(module(block)[0].float().cpu())
-        return torch.cat(outputs) if outputs else torch.empty(0)
-
-    def _check_fitted_input(self, X):
-        check_is_fitted(self, "module_")
-        with explain_input_errors():
-            X = validate_data(
-                self,
-                X,
-                accept_sparse=("csr", "csc", "coo"),
-                dtype=(np.float32, np.float64),
-                reset=False,
-            )
-        return check_float32_range(X)
-
-    def _module_device(self):
-        return module_device(self.module_)
-
-    def _embed(self, X):
-        """Structured-layer activations of validated X, float32 numpy."""
-        module = self.module_
-        device = self._module_device()
-        out = []
-        with torch_threads(), torch.no_grad():
-            for block in dense_rows(X, device):
-                out.append(module.embed(block).cpu())
-        if not out:
-            return np.empty((0, self._n_features_out), dtype=np.float32)
-        return torch.cat(out).numpy()
-
-    def _outputs(self, X):
-        with torch_threads():
-            return self._predict_outputs(self.module_, X, self._module_device())
-
+    # (defined here: scikit-learn wraps only a class's own transform for
+    # set_output; the rest of inference is FittedNetworkMixin's)
     def transform(self, X):
         """Activations of the structured layer: the graph signal of each sample.
 
@@ -982,47 +808,6 @@ class BaseGSR(TransformerMixin, BaseEstimator):
         """
         X = self._check_fitted_input(X)
         return self._embed(X)
-
-    @property
-    def _n_features_out(self):
-        # the width that was fitted, not a later set_params(n_components=...);
-        # unfitted, the AttributeError makes get_feature_names_out say so
-        return self._fit_params["n_components"]
-
-    # ============================================================ pickling
-    def __getstate__(self):
-        """Pickle with every tensor on the CPU.
-
-        A model fitted on an accelerator would otherwise pickle CUDA storages,
-        which cannot be unpickled on a machine without CUDA. The fitted device
-        is recorded and :meth:`__setstate__` moves the model back to it when
-        that device exists where it is unpickled.
-        """
-        state = super().__getstate__()
-        module = state.get("module_")
-        if module is None:
-            return state
-        device = module_device(module)
-        if device.type == "cpu":
-            return state
-        # copies: pickling must not move the live model off its device
-        state = dict(state)
-        state["module_"] = copy.deepcopy(module).cpu()
-        if state.get("penalty_") is not None:
-            state["penalty_"] = copy.deepcopy(state["penalty_"]).cpu()
-        state["_optimizer_state"] = tensors_to(state.get("_optimizer_state"), "cpu")
-        state["_pickled_from_device"] = str(device)
-        return state
-
-    def __setstate__(self, state):
-        device = state.pop("_pickled_from_device", None)
-        super().__setstate__(state)
-        if device is not None:
-            target = available_device(device)
-            if target.type != "cpu":
-                self.module_ = self.module_.to(target)
-                if self.penalty_ is not None:
-                    self.penalty_ = self.penalty_.to(target)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

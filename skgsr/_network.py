@@ -14,7 +14,17 @@ import math
 import torch
 from torch import nn
 
-__all__ = ["ACTIVATIONS", "ConvHead", "GSRNetwork", "glorot_uniform_", "make_mlp"]
+from ._torch_utils import evaluation_mode
+
+__all__ = [
+    "ACTIVATIONS",
+    "ConvHead",
+    "GSRNetwork",
+    "build_user_encoder",
+    "encoder_width",
+    "glorot_uniform_",
+    "make_mlp",
+]
 
 #: Activation names accepted by the estimators (scikit-learn's MLP names first).
 ACTIVATIONS = {
@@ -175,3 +185,51 @@ class GSRNetwork(nn.Module):
         """Return ``(output, embedding)``: the head's output and the graph signal."""
         z = self.embed(x)
         return self.head(z), z
+
+
+# ---- user encoders
+def build_user_encoder(encoder_param, n_features):
+    """``encoder_param(n_features)``, checked to be a module the estimator owns."""
+    name = getattr(encoder_param, "__name__", type(encoder_param).__name__)
+    if isinstance(encoder_param, torch.nn.Module):
+        raise TypeError(
+            f"encoder must be an nn.Module class or a function n_features -> "
+            f"nn.Module, not a module instance ({name}): every fit (and every "
+            "clone in a grid search) builds its own network. Pass the class, "
+            "e.g. encoder=MyEncoder, or encoder=lambda n: MyEncoder(n, ...)."
+        )
+    encoder = encoder_param(n_features)
+    if not isinstance(encoder, torch.nn.Module):
+        raise TypeError(
+            f"encoder({n_features}) must return a torch.nn.Module; {name} "
+            f"returned an object of type {type(encoder).__name__}."
+        )
+    return encoder
+
+
+def encoder_width(encoder, n_features):
+    """The encoder's output width, from a forward pass of a zero batch.
+
+    On the default device (the CPU in a fit, before the network moves to
+    ``device``; the meta device when a model file is checked), in evaluation
+    mode so that batch-norm statistics are not touched.
+    """
+    name = type(encoder).__name__
+    try:
+        with torch.no_grad(), evaluation_mode(encoder):
+            output = encoder(torch.zeros(2, n_features))
+    except Exception as exc:
+        raise ValueError(
+            f"The encoder ({name}) failed on a batch of shape (2, {n_features}) "
+            f"(n_features_in_={n_features}): {type(exc).__name__}: {exc}. It "
+            "must map (batch, n_features) float32 inputs to (batch, width)."
+        ) from exc
+    if not isinstance(output, torch.Tensor) or output.ndim != 2:
+        shape = tuple(output.shape) if isinstance(output, torch.Tensor) else None
+        raise ValueError(
+            f"The encoder ({name}) must return a (batch, width) tensor; on a "
+            f"batch of shape (2, {n_features}) it returned "
+            f"{shape if shape else type(output).__name__}. End it with "
+            "nn.Flatten() to feed maps to the structured layer."
+        )
+    return output.shape[1]

@@ -6,9 +6,12 @@ Each piece has one job and is tested alone (``tests/test_training_loop.py``):
 - :class:`LossMeter` and :class:`PenaltyMonitor` average an epoch's losses;
 - :class:`EarlyStopping` is scikit-learn's stopping rule, with the best weights;
 - :class:`LearnedGraph` is the schedule and history of a learned graph;
-- :class:`TrainState` is what one call of ``fit`` builds before it is committed.
+- :class:`TrainState` is what one call of ``fit`` builds before it is committed;
+- :func:`split_validation`, :func:`constant_prediction_loss` and
+  :func:`fitting_alone` prepare a fit.
 """
 
+import threading
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -16,6 +19,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 import torch
+from sklearn.model_selection import train_test_split
+from sklearn.utils.sparsefuncs import mean_variance_axis
 
 from . import graphs
 
@@ -28,8 +33,11 @@ __all__ = [
     "PenaltyMonitor",
     "TrainState",
     "check_float32_range",
+    "constant_prediction_loss",
     "dense_rows",
     "explain_input_errors",
+    "fitting_alone",
+    "split_validation",
 ]
 
 # Dense training data up to this size is moved to an accelerator once, instead
@@ -487,3 +495,111 @@ class TrainState:
     @property
     def graph_shape(self):
         return self.regularizer.graph_shape
+
+
+# The estimators being fitted now (by id): two fits of one estimator object at a
+# time, from two threads, would interleave their state.
+_FITTING = set()
+_FITTING_LOCK = threading.Lock()
+
+
+@contextmanager
+def fitting_alone(estimator):
+    """Refuse a fit of an estimator that another thread is fitting."""
+    key = id(estimator)
+    with _FITTING_LOCK:
+        if key in _FITTING:
+            raise RuntimeError(
+                f"This {type(estimator).__name__} is being fitted in another thread. "
+                "One estimator object trains in one thread at a time: clone it "
+                "(sklearn.base.clone) for each thread."
+            )
+        _FITTING.add(key)
+    try:
+        yield
+    finally:
+        with _FITTING_LOCK:
+            _FITTING.discard(key)
+
+
+def _column_variances(T, weights=None, block=INFERENCE_BATCH):
+    """The (weighted) variance of each column, in float64, a block of rows at a
+    time: a float64 copy of a large training set would be its largest
+    allocation."""
+    w = np.ones(len(T)) if weights is None else np.asarray(weights, np.float64)
+    rows = range(0, len(T), block)
+
+    def weighted_sum(f):
+        return sum(
+            w[i : i + block] @ f(T[i : i + block].astype(np.float64)) for i in rows
+        )
+
+    mean = weighted_sum(lambda t: t) / w.sum()
+    return weighted_sum(lambda t: (t - mean) ** 2) / w.sum()
+
+
+def constant_prediction_loss(T, sample_weight=None):
+    """The mean squared error of predicting the (weighted) mean of ``T``.
+
+    The mean variance of the columns of the targets (or of the features, for an
+    autoencoder): the task loss of the best constant prediction, the unit in
+    which ``scale_alpha=True`` weighs the penalty. 1 where it is 0 or not finite.
+    """
+    if sp.issparse(T):
+        _, variances = mean_variance_axis(
+            sp.csr_matrix(T), axis=0, weights=sample_weight
+        )
+    else:
+        T = np.asarray(T)
+        variances = _column_variances(T.reshape(len(T), -1), sample_weight)
+    scale = float(np.mean(variances))
+    return scale if np.isfinite(scale) and scale > 0 else 1.0
+
+
+def split_validation(
+    X, y, sample_weight, fraction, rng, *, stratify=False, min_samples=1, reason=""
+):
+    """Hold out ``fraction`` of the samples for early stopping's validation score.
+
+    Returns ``(train, validation)``: ``train = (X, y_train, w_train, rows)`` keeps
+    all of X with the training ``rows`` (a copy of most of the data would be the
+    fit's largest allocation), ``validation = (X_val, y_val, w_val)`` is copied.
+    ``stratify`` splits by the classes of ``y`` where every class allows it;
+    ``min_samples`` is the validation score's minimum, ``reason`` says why.
+    """
+    n_samples = X.shape[0]
+    # the sizes train_test_split will use; checked first for a clear message
+    n_val = int(np.ceil(fraction * n_samples))
+    if n_val < 1 or n_samples - n_val < 1:
+        raise ValueError(
+            f"early_stopping holds out validation_fraction={fraction} of the "
+            "samples, which leaves no training or no validation sample with "
+            f"n_samples={n_samples}. Use at least 2 samples, change "
+            "validation_fraction, or set early_stopping=False."
+        )
+    if n_val < min_samples:
+        raise ValueError(
+            f"early_stopping holds out {n_val} of n_samples={n_samples} "
+            f"(validation_fraction={fraction}), but the validation score needs at "
+            f"least {min_samples} validation samples{reason}. Raise "
+            "validation_fraction, use more samples, or set early_stopping=False."
+        )
+    index = np.arange(n_samples)
+    try:
+        train_idx, val_idx = train_test_split(
+            index,
+            test_size=fraction,
+            random_state=rng,
+            stratify=y if stratify else None,
+        )
+    except ValueError:
+        # too few samples of some class to stratify: split at random
+        train_idx, val_idx = train_test_split(
+            index, test_size=fraction, random_state=rng
+        )
+
+    def take(a, idx):
+        return None if a is None else a[idx]
+
+    train = (X, take(y, train_idx), take(sample_weight, train_idx), train_idx)
+    return train, (X[val_idx], take(y, val_idx), take(sample_weight, val_idx))

@@ -21,7 +21,7 @@ from sklearn.exceptions import NotFittedError
 
 import skgsr
 from skgsr import GSRAutoencoder, GSRClassifier, GSRRegressor
-from skgsr import _base as base
+from skgsr import _inference as inference
 from skgsr import _persistence as persistence
 from skgsr.penalty import GraphPenalty
 
@@ -159,14 +159,14 @@ def test_pickling_a_gpu_model_stores_cpu_tensors(data, monkeypatch):
     model stays on the CPU and predicts as before.
     """
     est = _fit(GSRClassifier, data)
-    real = base.module_device
-    monkeypatch.setattr(base, "module_device", lambda m: torch.device("cuda:0"))
+    real = inference.module_device
+    monkeypatch.setattr(inference, "module_device", lambda m: torch.device("cuda:0"))
     state = est.__getstate__()
     assert state["_pickled_from_device"] == "cuda:0"
     assert state["module_"] is not est.module_  # a copy: the live model is not moved
     assert state["penalty_"] is not est.penalty_
     blob = pickle.dumps(est)
-    monkeypatch.setattr(base, "module_device", real)
+    monkeypatch.setattr(inference, "module_device", real)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     loaded = pickle.loads(blob)
     assert "_pickled_from_device" not in vars(loaded)
@@ -432,7 +432,7 @@ def test_model_saved_on_cuda_loads_on_cpu(data, tmp_path):
     with pytest.raises(RuntimeError, match="CUDA"):
         torch.load(io.BytesIO(raw), weights_only=True)
     loaded = skgsr.load(path)
-    assert base.module_device(loaded.module_).type == "cpu"
+    assert inference.module_device(loaded.module_).type == "cpu"
     assert loaded.penalty_._crow.device.type == "cpu"
     _assert_same_estimator(est, loaded)
     _assert_same_outputs(est, loaded, data[0])
