@@ -26,6 +26,8 @@ EXTRAS = {
 EXTRAS["test"] = [
     "pytest>=7",
     "pytest-timeout",
+    # the README's test command runs on every core (-n auto in pyproject.toml)
+    "pytest-xdist>=3",
     "hypothesis>=6",
     "ruff>=0.4",
     "pandas>=1.5",

@@ -10,6 +10,24 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def pytest_configure(config):
+    """Share the cores between pytest-xdist's workers instead of oversubscribing.
+
+    Each worker would otherwise run torch on every core; with
+    ``OMP_NUM_THREADS`` set, the estimators' fits (which honour it) and the
+    tests' own torch operations use the worker's share. A value the caller set
+    is kept.
+    """
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if not workers or "OMP_NUM_THREADS" in os.environ:
+        return
+    threads = max(1, (os.cpu_count() or 1) // int(workers))
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    import torch
+
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture
 def run_benchmark(tmp_path):
     """Run ``benchmarks/<script> --quick --out <json> *args`` in a subprocess.
