@@ -28,13 +28,17 @@ def test_bench_capsule_quick(run_benchmark):
     rows = json.loads(out.read_text())["alignment"]
     assert [r["config"] for r in rows] == ["alpha=0", "gsr"]
     for row in rows:
-        assert -1 <= row["alignment"] <= 1 and 0 <= row["accuracy"] <= 1
         assert set(row["per_transformation"]) == {
             "shift right",
             "shift down",
             "rotate 15",
             "thicken",
         }
+        # the alignment reported is the mean over the transformations
+        per = list(row["per_transformation"].values())
+        assert row["alignment"] == pytest.approx(np.mean(per), abs=1e-9)
+        # two epochs of the quick mode: a digit classifier, however poor
+        assert 0.05 < row["accuracy"] <= 1
 
 
 def test_bench_tree_quick(run_benchmark):
