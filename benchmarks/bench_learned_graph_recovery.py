@@ -51,12 +51,14 @@ import json
 import os
 import time
 import warnings
+from contextlib import contextmanager
 
 import numpy as np
 import scipy.sparse as sp
 import torch
 from scipy.sparse.csgraph import shortest_path
 
+import skgsr.nn
 from skgsr import GSRAutoencoder, graphs
 from skgsr._base import _StructuredLayerRegularizer
 from skgsr.nn import REGULARIZER_PARAMS
@@ -67,9 +69,16 @@ N_NEIGHBORS_BASELINE = 5
 #: Estimator parameters shared by every fit (a 2-core CPU study).
 FIT = {"hidden_layer_sizes": (64,), "max_iter": 60, "tol": 0.0, "device": "cpu"}
 
+#: The library's learned graph before issue 12 (the papers' recipe): what the
+#: prototype recipes start from.
+LIBRARY_BEFORE = {"learned_objective": "smooth", "n_neighbors": 5}
+
 #: The recipes compared: GSRAutoencoder parameters, and the study's options
 #: (keys starting with ``study_``, see StudyAutoencoder). ``n_neighbors="n/6"``
-#: is a sixth of the layer's width (5 at 32 neurons, 11 at 64).
+#: is a sixth of the layer's width (5 at 32 neurons, 11 at 64). A recipe with
+#: ``"library": True`` is a plain ``GSRAutoencoder`` (no prototype code) with
+#: the library's defaults and the recipe's parameters; ``library_weights``
+#: changes the weights of ``learned_objective="modules"``'s terms for its fits.
 _SPECIALIZE = {
     "study_penalty": "none",
     "study_repulsion": 1.0,
@@ -79,8 +88,13 @@ _SPECIALIZE = {
     "n_neighbors": "n/6",
 }
 RECIPES = {
-    # the library's defaults: normalized-Laplacian penalty on a Gaussian 5-NN
-    # correlation graph, built after 10 warm-up epochs and every 5 after
+    # the library itself, with its defaults (learned_objective="modules",
+    # n_neighbors="auto"), and with the 0.3 smoothing term of specialize_smooth
+    "default": {"library": True},
+    "default_smoothing": {"library": True, "library_weights": {"smoothing": 0.3}},
+    # the library before issue 12 (LIBRARY_BEFORE): normalized-Laplacian
+    # penalty on a Gaussian 5-NN correlation graph, built after 10 warm-up
+    # epochs and every 5 after
     "paper": {},
     "paper_relu": {"embedding_activation": "relu"},
     "rayleigh_c": {"filter": "rayleigh", "filter_center": True},
@@ -314,9 +328,9 @@ class StudyRegularizer(_StructuredLayerRegularizer):
 
     options = None
 
-    def update_graph(self, activations):
+    def update_graph(self, activations, scheduled=True):
         previous = self.adjacency_
-        adjacency = super().update_graph(activations)
+        adjacency = super().update_graph(activations, scheduled)
         options = self.options
         changed = False
         if options.study_graph == "mutual":
@@ -420,10 +434,10 @@ class StudyAutoencoder(GSRAutoencoder):
             )
         return penalty
 
-    def _train_step(self, state, xb, tb, wb, monitor=None):
+    def _train_step(self, state, xb, tb, wb):
         active = state.penalty_applied and self.alpha > 0
         if self.study_input_dropout == 0 and (not active or self._is_library_penalty()):
-            return super()._train_step(state, xb, tb, wb, monitor)
+            return super()._train_step(state, xb, tb, wb)
         x_in = xb
         if self.study_input_dropout > 0:
             p = self.study_input_dropout
@@ -434,8 +448,8 @@ class StudyAutoencoder(GSRAutoencoder):
         task_loss = self._mean_task_loss(output, tb, xb)
         penalty = self._study_penalty(state, z, xb) if active else None
         loss = task_loss if penalty is None else task_loss + self.alpha * penalty
-        if monitor is not None:
-            monitor.add(z, wb)
+        if state.monitor is not None:
+            state.monitor.add(z, wb, xb)
         state.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         state.optimizer.step()
@@ -447,8 +461,14 @@ class StudyAutoencoder(GSRAutoencoder):
 
 
 def make_study_estimator(params, random_state):
-    """A StudyAutoencoder from a recipe's parameters."""
-    plain = {k: v for k, v in params.items() if not k.startswith("study_")}
+    """A StudyAutoencoder from a recipe's parameters (a GSRAutoencoder for the
+    library's recipes)."""
+    plain = {
+        k: v for k, v in params.items() if not k.startswith(("study_", "library"))
+    }
+    if params.get("library"):
+        return GSRAutoencoder(graph="learned", random_state=random_state, **plain)
+    plain = {**LIBRARY_BEFORE, **plain}
     if plain.get("n_neighbors") == "n/6":
         plain["n_neighbors"] = max(1, round(plain["n_components"] / 6))
     estimator = StudyAutoencoder(graph="learned", random_state=random_state, **plain)
@@ -499,10 +519,22 @@ def scores(X, Z, graph, modules, factors):
     return result
 
 
+@contextmanager
+def modules_weights(weights):
+    """``learned_objective="modules"`` with other weights for its terms."""
+    saved = dict(skgsr.nn._MODULES_WEIGHTS)
+    skgsr.nn._MODULES_WEIGHTS.update(weights or {})
+    try:
+        yield
+    finally:
+        skgsr.nn._MODULES_WEIGHTS.clear()
+        skgsr.nn._MODULES_WEIGHTS.update(saved)
+
+
 def fit_one(family, seed, width, params, alpha, fit_seed, fit, n_samples):
     X, modules, factors = make_family(family, seed, n_samples)
     start = time.perf_counter()
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), modules_weights(params.get("library_weights")):
         warnings.simplefilter("ignore")
         estimator = make_study_estimator(
             {**fit, **params, "n_components": width, "alpha": alpha}, fit_seed
