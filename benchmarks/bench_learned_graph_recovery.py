@@ -92,6 +92,8 @@ RECIPES = {
     # n_neighbors="auto"), and with the 0.3 smoothing term of specialize_smooth
     "default": {"library": True},
     "default_smoothing": {"library": True, "library_weights": {"smoothing": 0.3}},
+    # the library's former recipe, reached through its parameters
+    "library_smooth": {"library": True, **LIBRARY_BEFORE},
     # the library before issue 12 (LIBRARY_BEFORE): normalized-Laplacian
     # penalty on a Gaussian 5-NN correlation graph, built after 10 warm-up
     # epochs and every 5 after
@@ -463,9 +465,7 @@ class StudyAutoencoder(GSRAutoencoder):
 def make_study_estimator(params, random_state):
     """A StudyAutoencoder from a recipe's parameters (a GSRAutoencoder for the
     library's recipes)."""
-    plain = {
-        k: v for k, v in params.items() if not k.startswith(("study_", "library"))
-    }
+    plain = {k: v for k, v in params.items() if not k.startswith(("study_", "library"))}
     if params.get("library"):
         return GSRAutoencoder(graph="learned", random_state=random_state, **plain)
     plain = {**LIBRARY_BEFORE, **plain}

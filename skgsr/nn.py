@@ -434,7 +434,7 @@ graph_kernel, graph_metric
         filter_method="auto",
         filter_order=30,
         filter_center=False,
-        n_neighbors=5,
+        n_neighbors="auto",
         graph_warmup=10,
         graph_update_interval=5,
         graph_n_samples=1000,
