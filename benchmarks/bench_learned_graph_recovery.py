@@ -29,21 +29,26 @@ programs, 30% of the features also driven by a second module) and ``noise``
 ``blocks`` and ``sparse`` with seeds 0-14; ``nonlinear``, ``overlap``, ``noise``
 and the seeds 100-104 were held out for the final tables.
 
-The training-loop changes under study are prototyped in
-:class:`StudyAutoencoder`, a ``GSRAutoencoder`` whose ``_regularizer`` (the graph
-rules, :class:`StudyRegularizer`) and ``_train_step`` (the penalty) are
-overridden; the library is not changed. Results, commands
-and what failed: ``benchmarks/README.rst``, "Learned graph: feature modules".
+The recipes ``default`` (the library's defaults), ``default_smoothing`` and
+``library_smooth`` (the library's earlier recipe, ``learned_objective="smooth",
+n_neighbors=5``) are plain ``GSRAutoencoder`` fits. The others are prototypes of
+the study that chose the default, in :class:`StudyAutoencoder`, a
+``GSRAutoencoder`` whose ``_regularizer`` (the graph rules,
+:class:`StudyRegularizer`) and ``_train_step`` (the penalty) are overridden, on
+top of the earlier recipe (``LIBRARY_BEFORE``). ``--cost`` times the library's
+objective. Results, commands and what failed: ``benchmarks/README.rst``,
+"Learned graph: feature modules".
 
 Usage::
 
     python benchmarks/bench_learned_graph_recovery.py --quick --out quick.json
-    python benchmarks/bench_learned_graph_recovery.py --recipes paper,specialize \\
+    python benchmarks/bench_learned_graph_recovery.py --recipes default,paper \\
         --families blocks,sparse --seeds 0-4 --alphas 0.1,1 --out screen.json
-    python benchmarks/bench_learned_graph_recovery.py --recipes specialize \\
-        --families blocks,sparse --seeds 100-104 --alphas 0.01,0.1,1 \\
+    python benchmarks/bench_learned_graph_recovery.py --recipes default \\
+        --families blocks --seeds 100-104 --alphas 0.01,0.1,1 \\
         --stability --out final.json
     python benchmarks/bench_learned_graph_recovery.py --report final*.json
+    python benchmarks/bench_learned_graph_recovery.py --cost --out cost.json
 """
 
 import argparse
@@ -773,6 +778,88 @@ def report(paths):
     return table
 
 
+# --------------------------------------------------------------------------- #
+# Cost of the library's objective
+# --------------------------------------------------------------------------- #
+def _backward_ms(loss, parameters, repeats):
+    """Milliseconds of ``loss().backward()``, gradients of ``parameters`` reset."""
+
+    def step():
+        for p in parameters:
+            p.grad = None
+        loss().backward()
+
+    step()  # warm-up
+    start = time.perf_counter()
+    for _ in range(repeats):
+        step()
+    return 1e3 * (time.perf_counter() - start) / repeats
+
+
+def _reconstruction_loss(net, x):
+    return ((net(x) - x) ** 2).mean()
+
+
+def cost(widths=(64, 256, 1024, 2048), batch=200, n_inputs=100, repeats=5):
+    """Milliseconds per batch (forward and backward) of learned_objective="modules"
+    on a learned graph of each width, with the repulsion computed both ways
+    (the ``n x n`` correlations, or the Gram matrix minus the near pairs),
+    beside the papers' penalty and the step of the network around the layer.
+
+    The graph is the co-activation graph (``n_neighbors="auto"``, and 5) of
+    neurons that each follow one of 6 factors plus noise: modules of neurons,
+    as a trained layer has them.
+    """
+    from functools import partial
+
+    from skgsr.penalty import GraphPenalty
+
+    rows = []
+    rng = np.random.RandomState(0)
+    x = torch.randn(batch, n_inputs)
+    for width in widths:
+        factors = rng.standard_normal((1000, 6))
+        H = factors[:, np.arange(width) % 6] + 0.5 * rng.standard_normal((1000, width))
+        z = torch.randn(batch, width, requires_grad=True)
+        torch.manual_seed(0)
+        net = torch.nn.Sequential(
+            torch.nn.Linear(n_inputs, 128),
+            torch.nn.ReLU(),
+            torch.nn.Linear(128, width),
+            torch.nn.Linear(width, 128),
+            torch.nn.ReLU(),
+            torch.nn.Linear(128, n_inputs),
+        )
+        network_ms = _backward_ms(
+            partial(_reconstruction_loss, net, x), net.parameters(), repeats
+        )
+        for k in ("auto", 5):
+            n_neighbors = skgsr.nn._auto_neighbors(width) if k == "auto" else k
+            A = graphs.coactivation_graph(H, n_neighbors)
+            row = {"width": width, "n_neighbors": n_neighbors, "network_ms": network_ms}
+            saved = skgsr.nn._SPARSE_NEAR_SHARE
+            for path, share in (("dense", 0.0), ("sparse", 1.0)):
+                skgsr.nn._SPARSE_NEAR_SHARE = share
+                start = time.perf_counter()
+                objective = skgsr.nn._ModulesObjective(A)
+                row[f"{path}_build_ms"] = 1e3 * (time.perf_counter() - start)
+                row[f"{path}_ms"] = _backward_ms(partial(objective, z, x), [z], repeats)
+            skgsr.nn._SPARSE_NEAR_SHARE = saved
+            row["near_share"] = 1 - objective.n_far / width**2
+            row["chosen"] = "sparse" if row["near_share"] <= saved else "dense"
+            smooth = GraphPenalty(A, laplacian="normalized")
+            row["smooth_ms"] = _backward_ms(partial(smooth, z), [z], repeats)
+            rows.append(row)
+            print(
+                f"{width:>5} k={n_neighbors:<4} near {row['near_share']:5.3f}  "
+                f"dense {row['dense_ms']:7.1f} ms  sparse {row['sparse_ms']:7.1f} "
+                f"ms ({row['chosen']})  smooth {row['smooth_ms']:5.1f} ms  "
+                f"network {network_ms:5.1f} ms",
+                flush=True,
+            )
+    return rows
+
+
 def environment():
     """Versions, machine and load, for the JSON."""
     import platform
@@ -802,10 +889,10 @@ def main(argv=None):
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="sparse and noise data, seed 0, 32 neurons, paper vs specialize at "
-        "alpha=0.1, 40 epochs, with stability",
+        help="sparse and noise data, seed 0, 32 neurons, the library's earlier "
+        "and current recipes at alpha=1, 40 epochs, with stability",
     )
-    parser.add_argument("--recipes", default="paper,specialize")
+    parser.add_argument("--recipes", default="default,library_smooth")
     parser.add_argument("--families", default="blocks,sparse", help="or 'all'")
     parser.add_argument("--seeds", default="0-4")
     parser.add_argument("--widths", default="32,64")
@@ -816,10 +903,22 @@ def main(argv=None):
     parser.add_argument(
         "--report", nargs="+", metavar="JSON", help="print the final tables"
     )
+    parser.add_argument(
+        "--cost",
+        action="store_true",
+        help="time learned_objective='modules' per batch at widths 64-2048",
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     if args.report:
         report(args.report)
+        return
+    if args.cost:
+        torch.set_num_threads(1)
+        rows = cost()
+        if args.out:
+            with open(args.out, "w") as f:
+                json.dump({"environment": environment(), "cost": rows}, f)
         return
     fit, n_samples = dict(FIT), 1000
     families = FAMILIES if args.families == "all" else args.families.split(",")
@@ -828,8 +927,8 @@ def main(argv=None):
     alphas = [float(a) for a in args.alphas.split(",")]
     stability = args.stability
     if args.quick:
-        families, seeds, widths, alphas = ["sparse", "noise"], [0], [32], [0.1]
-        recipes, stability = ["paper", "specialize"], True
+        families, seeds, widths, alphas = ["sparse", "noise"], [0], [32], [1.0]
+        recipes, stability = ["library_smooth", "default"], True
         fit.update(max_iter=40)
     unknown = sorted(set(recipes) - set(RECIPES))
     if unknown:
