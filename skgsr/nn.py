@@ -98,6 +98,29 @@ def _standardized_columns(a, weights=None):
     return centred / (centred.norm(dim=0, keepdim=True) + 1e-6)
 
 
+class _PairSums(torch.autograd.Function):
+    """:math:`(\\sum_{ik} F_{ik} r_{ik}^2, \\sum_{ik} A_{ik} r_{ik})` with
+    :math:`r = \\hat Z^T \\hat Z`, for symmetric ``F`` and ``A``.
+
+    One ``n x n`` product forward and one backward: the gradient with respect
+    to :math:`\\hat Z` is :math:`2 \\hat Z\\, \\partial/\\partial r`, since
+    :math:`r` and the derivative are symmetric (autograd would take two
+    products for the two factors of :math:`\\hat Z^T \\hat Z`).
+    """
+
+    @staticmethod
+    def forward(ctx, zs, far, adjacency):
+        r = zs.T @ zs
+        ctx.save_for_backward(zs, r, far, adjacency)
+        return (far * r * r).sum(), (adjacency * r).sum()
+
+    @staticmethod
+    def backward(ctx, grad_far, grad_adjacency):
+        zs, r, far, adjacency = ctx.saved_tensors
+        d_r = (2 * grad_far) * far * r + grad_adjacency * adjacency
+        return 2 * (zs @ d_r), None, None
+
+
 class _ModulesObjective:
     """``learned_objective="modules"`` on one learned graph.
 
@@ -185,9 +208,9 @@ class _ModulesObjective:
             far_r2 = (gram * gram).sum() - (r_near * r_near).sum()
             attraction = (t["near_adjacency"].to(z.dtype) * r_near).sum()
         else:
-            r = zs.T @ zs
-            far_r2 = (t["far"].to(z.dtype) * r * r).sum()
-            attraction = (t["adjacency"].to(z.dtype) * r).sum()
+            far_r2, attraction = _PairSums.apply(
+                zs, t["far"].to(z.dtype), t["adjacency"].to(z.dtype)
+            )
         rho2 = (_standardized_columns(x, sample_weight).T @ zs) ** 2  # (d, n)
         share = rho2 / (rho2.sum(dim=0, keepdim=True) + 1e-12)
         covered = share.sum(dim=1)

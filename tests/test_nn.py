@@ -457,3 +457,19 @@ def test_auto_neighbors_is_a_sixth_of_the_width(width, expected):
     assert reg.n_neighbors_ == reg.learned_.n_neighbors == expected
     fixed = GraphRegularizer(graph="learned", n_nodes=width, n_neighbors=1)
     assert fixed.n_neighbors_ == 1
+
+
+def test_pair_sums_gradient_is_autograds():
+    """The repulsion's hand-written backward (one product instead of two)
+    against finite differences."""
+    from skgsr.nn import _PairSums
+
+    generator = torch.Generator().manual_seed(0)
+    zs = torch.randn(5, 7, dtype=torch.float64, generator=generator)
+    far = (torch.rand(7, 7, generator=generator) < 0.5).double()
+    far = ((far + far.T) > 0).double()
+    adjacency = torch.rand(7, 7, dtype=torch.float64, generator=generator)
+    adjacency = adjacency + adjacency.T
+    assert torch.autograd.gradcheck(
+        lambda z: _PairSums.apply(z, far, adjacency), (zs.requires_grad_(),)
+    )
