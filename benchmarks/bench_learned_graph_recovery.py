@@ -37,7 +37,7 @@ the study that chose the default, in :class:`StudyAutoencoder`, a
 :class:`StudyRegularizer`) and ``_train_step`` (the penalty) are overridden, on
 top of the earlier recipe (``LIBRARY_BEFORE``). ``--cost`` times the library's
 objective. Results, commands and what failed: ``benchmarks/README.rst``,
-"Learned graph: feature modules".
+"learned graph, feature modules".
 
 Usage::
 
@@ -97,6 +97,9 @@ RECIPES = {
     # n_neighbors="auto"), and with the 0.3 smoothing term of specialize_smooth
     "default": {"library": True},
     "default_smoothing": {"library": True, "library_weights": {"smoothing": 0.3}},
+    "default_no_coverage": {"library": True, "library_weights": {"coverage": 0.0}},
+    # ... with the former 5 neighbours at every width instead of "auto"
+    "default_k5": {"library": True, "n_neighbors": 5},
     # the library's former recipe, reached through its parameters
     "library_smooth": {"library": True, **LIBRARY_BEFORE},
     # the library before issue 12 (LIBRARY_BEFORE): normalized-Laplacian
