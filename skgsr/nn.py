@@ -69,12 +69,12 @@ _LOW_PRECISION = (torch.float16, torch.bfloat16)
 
 # learned_objective="modules": the weights of its terms, and how far apart two
 # neurons must be in the learned graph to be decorrelated (benchmarks/README.rst,
-# "Learned graph: feature modules", has the study that chose them).
+# "learned graph, feature modules", has the study that chose them).
 _MODULES_WEIGHTS = {"smoothing": 0.0, "repulsion": 1.0, "varimax": 4.0, "coverage": 1.0}
 _FAR_HOPS = 2
 # Below this share of pairs within _FAR_HOPS of each other, the repulsion is
 # computed from the batch's Gram matrix and the near pairs alone (cheaper when
-# the graph is sparse; benchmarks/README.rst, "the cost of the objective").
+# the graph is sparse; benchmarks/README.rst, "The cost of the objective").
 _SPARSE_NEAR_SHARE = 0.05
 
 

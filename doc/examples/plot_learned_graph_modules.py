@@ -39,8 +39,11 @@ co-activation graph of its layer.
 # standardized. Features of one module are strongly correlated; features of
 # different modules less so, but not independent: the cluster centres move
 # several modules together.
+import warnings
+
 import matplotlib.pyplot as plt
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
 
 from skgsr import GSRAutoencoder
@@ -78,7 +81,8 @@ print(
 # ``"modules"`` objective the study recovered modules best at this strength on
 # every family it tried (the estimators' default ``alpha``, 1e-3, is the
 # predefined graphs'). 60 epochs without early stop (``tol=0``), so that both
-# models see the same schedule.
+# models see the same schedule (hence no convergence warnings).
+warnings.filterwarnings("ignore", category=ConvergenceWarning)
 common = dict(
     n_components=32,
     hidden_layer_sizes=(64,),
@@ -119,13 +123,15 @@ for (name, model), graph in zip(
         f"modularity {graph_modularity(graph, random_state=0):.2f}  "
         f"reconstruction MSE {-model.score(X):.3f}"
     )
+print(f"MSE ratio alpha=1 / alpha=0: {gsr.score(X) / plain.score(X):.2f}")
 
 # %%
-# Reading the learned graph's clusters tells which features go together far
-# better than reading the plain network's co-activation graph, for a
-# reconstruction error about 15% higher. The neurons' own modules (the second
-# column: spectral clusters against each neuron's preferred module) tell the
-# same story: the objective aligns each neuron with one module.
+# Reading the learned graph's clusters tells which features go together
+# exactly (1.00), where the plain network's co-activation graph merges modules
+# (0.77), for a reconstruction error 14% higher. The neurons' own modules (the
+# second column: spectral clusters against each neuron's preferred module) tell
+# the same story: the objective aligns each neuron with one module (0.68
+# against 0.19).
 #
 # Without known modules, ``graph_modularity_`` is what one can read: how
 # modular the learned graph is. Its value means something only beside what the
@@ -219,4 +225,14 @@ plt.show()
 # %%
 # Conclusion
 # ----------
-# PLACEHOLDER
+# On these five data sets (the ``blocks`` family of the library's study at its
+# development seeds 0-4) the learned graph's clusters give the true modules of
+# features exactly on three seeds and at 0.77 (two modules merged) on two,
+# against 0.36-0.77 for the plain network's co-activation graph, for a
+# reconstruction error 13-20% higher; its modularity is 0.64-0.74, and 0.33 on
+# noise. Modules whose activities correlate strongly (as the cluster centres
+# here make them) are what it still merges: on the study's held-out seeds of
+# this family the mean was 0.86 at 32 neurons, 0.81 at 64 (worst seed 0.77),
+# and 0.89-1.00 on the other families (:ref:`learned_graph`). The same
+# method on real single-cell data:
+# :ref:`sphx_glr_auto_examples_plot_single_cell_learned_graph.py`.
