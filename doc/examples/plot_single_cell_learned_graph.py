@@ -160,7 +160,7 @@ def describe(Z, graph, name):
             f"  module {k} ({np.sum(neurons == k):>2} neurons) highest in "
             f"{best}: {', '.join(tagged)}"
         )
-    print(f"  {hits} of {N_MODULES} modules have a marker of their cell type on top")
+    print(f"  {hits} of {N_MODULES} modules: a marker of their type in their top {TOP}")
     return profile
 
 
