@@ -44,8 +44,6 @@ EXTRAS["docs"] = [
     "sphinx-gallery>=0.17",
     "pydata-sphinx-theme>=0.15",
     "pillow",
-    # the single-cell gallery example reads scanpy's bundled pbmc68k_reduced
-    "scanpy>=1.9",
     *EXTRAS["plot"],
     *EXTRAS["graph"],
 ]

@@ -29,21 +29,26 @@ programs, 30% of the features also driven by a second module) and ``noise``
 ``blocks`` and ``sparse`` with seeds 0-14; ``nonlinear``, ``overlap``, ``noise``
 and the seeds 100-104 were held out for the final tables.
 
-The training-loop changes under study are prototyped in
-:class:`StudyAutoencoder`, a ``GSRAutoencoder`` whose ``_regularizer`` (the graph
-rules, :class:`StudyRegularizer`) and ``_train_step`` (the penalty) are
-overridden; the library is not changed. Results, commands
-and what failed: ``benchmarks/README.rst``, "Learned graph: feature modules".
+The recipes ``default`` (the library's defaults), ``default_smoothing`` and
+``library_smooth`` (the library's earlier recipe, ``learned_objective="smooth",
+n_neighbors=5``) are plain ``GSRAutoencoder`` fits. The others are prototypes of
+the study that chose the default, in :class:`StudyAutoencoder`, a
+``GSRAutoencoder`` whose ``_regularizer`` (the graph rules,
+:class:`StudyRegularizer`) and ``_train_step`` (the penalty) are overridden, on
+top of the earlier recipe (``LIBRARY_BEFORE``). ``--cost`` times the library's
+objective. Results, commands and what failed: ``benchmarks/README.rst``,
+"learned graph, feature modules".
 
 Usage::
 
     python benchmarks/bench_learned_graph_recovery.py --quick --out quick.json
-    python benchmarks/bench_learned_graph_recovery.py --recipes paper,specialize \\
+    python benchmarks/bench_learned_graph_recovery.py --recipes default,paper \\
         --families blocks,sparse --seeds 0-4 --alphas 0.1,1 --out screen.json
-    python benchmarks/bench_learned_graph_recovery.py --recipes specialize \\
-        --families blocks,sparse --seeds 100-104 --alphas 0.01,0.1,1 \\
+    python benchmarks/bench_learned_graph_recovery.py --recipes default \\
+        --families blocks --seeds 100-104 --alphas 0.01,0.1,1 \\
         --stability --out final.json
     python benchmarks/bench_learned_graph_recovery.py --report final*.json
+    python benchmarks/bench_learned_graph_recovery.py --cost --out cost.json
 """
 
 import argparse
@@ -51,12 +56,14 @@ import json
 import os
 import time
 import warnings
+from contextlib import contextmanager
 
 import numpy as np
 import scipy.sparse as sp
 import torch
 from scipy.sparse.csgraph import shortest_path
 
+import skgsr.nn
 from skgsr import GSRAutoencoder, graphs
 from skgsr._base import _StructuredLayerRegularizer
 from skgsr.nn import REGULARIZER_PARAMS
@@ -67,9 +74,16 @@ N_NEIGHBORS_BASELINE = 5
 #: Estimator parameters shared by every fit (a 2-core CPU study).
 FIT = {"hidden_layer_sizes": (64,), "max_iter": 60, "tol": 0.0, "device": "cpu"}
 
+#: The library's learned graph before issue 12 (the papers' recipe): what the
+#: prototype recipes start from.
+LIBRARY_BEFORE = {"learned_objective": "smooth", "n_neighbors": 5}
+
 #: The recipes compared: GSRAutoencoder parameters, and the study's options
 #: (keys starting with ``study_``, see StudyAutoencoder). ``n_neighbors="n/6"``
-#: is a sixth of the layer's width (5 at 32 neurons, 11 at 64).
+#: is a sixth of the layer's width (5 at 32 neurons, 11 at 64). A recipe with
+#: ``"library": True`` is a plain ``GSRAutoencoder`` (no prototype code) with
+#: the library's defaults and the recipe's parameters; ``library_weights``
+#: changes the weights of ``learned_objective="modules"``'s terms for its fits.
 _SPECIALIZE = {
     "study_penalty": "none",
     "study_repulsion": 1.0,
@@ -79,8 +93,18 @@ _SPECIALIZE = {
     "n_neighbors": "n/6",
 }
 RECIPES = {
-    # the library's defaults: normalized-Laplacian penalty on a Gaussian 5-NN
-    # correlation graph, built after 10 warm-up epochs and every 5 after
+    # the library itself, with its defaults (learned_objective="modules",
+    # n_neighbors="auto"), and with the 0.3 smoothing term of specialize_smooth
+    "default": {"library": True},
+    "default_smoothing": {"library": True, "library_weights": {"smoothing": 0.3}},
+    "default_no_coverage": {"library": True, "library_weights": {"coverage": 0.0}},
+    # ... with the former 5 neighbours at every width instead of "auto"
+    "default_k5": {"library": True, "n_neighbors": 5},
+    # the library's former recipe, reached through its parameters
+    "library_smooth": {"library": True, **LIBRARY_BEFORE},
+    # the library before issue 12 (LIBRARY_BEFORE): normalized-Laplacian
+    # penalty on a Gaussian 5-NN correlation graph, built after 10 warm-up
+    # epochs and every 5 after
     "paper": {},
     "paper_relu": {"embedding_activation": "relu"},
     "rayleigh_c": {"filter": "rayleigh", "filter_center": True},
@@ -314,9 +338,9 @@ class StudyRegularizer(_StructuredLayerRegularizer):
 
     options = None
 
-    def update_graph(self, activations):
+    def update_graph(self, activations, scheduled=True):
         previous = self.adjacency_
-        adjacency = super().update_graph(activations)
+        adjacency = super().update_graph(activations, scheduled)
         options = self.options
         changed = False
         if options.study_graph == "mutual":
@@ -420,10 +444,10 @@ class StudyAutoencoder(GSRAutoencoder):
             )
         return penalty
 
-    def _train_step(self, state, xb, tb, wb, monitor=None):
+    def _train_step(self, state, xb, tb, wb):
         active = state.penalty_applied and self.alpha > 0
         if self.study_input_dropout == 0 and (not active or self._is_library_penalty()):
-            return super()._train_step(state, xb, tb, wb, monitor)
+            return super()._train_step(state, xb, tb, wb)
         x_in = xb
         if self.study_input_dropout > 0:
             p = self.study_input_dropout
@@ -434,8 +458,8 @@ class StudyAutoencoder(GSRAutoencoder):
         task_loss = self._mean_task_loss(output, tb, xb)
         penalty = self._study_penalty(state, z, xb) if active else None
         loss = task_loss if penalty is None else task_loss + self.alpha * penalty
-        if monitor is not None:
-            monitor.add(z, wb)
+        if state.monitor is not None:
+            state.monitor.add(z, wb, xb)
         state.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         state.optimizer.step()
@@ -447,8 +471,12 @@ class StudyAutoencoder(GSRAutoencoder):
 
 
 def make_study_estimator(params, random_state):
-    """A StudyAutoencoder from a recipe's parameters."""
-    plain = {k: v for k, v in params.items() if not k.startswith("study_")}
+    """A StudyAutoencoder from a recipe's parameters (a GSRAutoencoder for the
+    library's recipes)."""
+    plain = {k: v for k, v in params.items() if not k.startswith(("study_", "library"))}
+    if params.get("library"):
+        return GSRAutoencoder(graph="learned", random_state=random_state, **plain)
+    plain = {**LIBRARY_BEFORE, **plain}
     if plain.get("n_neighbors") == "n/6":
         plain["n_neighbors"] = max(1, round(plain["n_components"] / 6))
     estimator = StudyAutoencoder(graph="learned", random_state=random_state, **plain)
@@ -499,10 +527,22 @@ def scores(X, Z, graph, modules, factors):
     return result
 
 
+@contextmanager
+def modules_weights(weights):
+    """``learned_objective="modules"`` with other weights for its terms."""
+    saved = dict(skgsr.nn._MODULES_WEIGHTS)
+    skgsr.nn._MODULES_WEIGHTS.update(weights or {})
+    try:
+        yield
+    finally:
+        skgsr.nn._MODULES_WEIGHTS.clear()
+        skgsr.nn._MODULES_WEIGHTS.update(saved)
+
+
 def fit_one(family, seed, width, params, alpha, fit_seed, fit, n_samples):
     X, modules, factors = make_family(family, seed, n_samples)
     start = time.perf_counter()
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), modules_weights(params.get("library_weights")):
         warnings.simplefilter("ignore")
         estimator = make_study_estimator(
             {**fit, **params, "n_components": width, "alpha": alpha}, fit_seed
@@ -741,6 +781,88 @@ def report(paths):
     return table
 
 
+# --------------------------------------------------------------------------- #
+# Cost of the library's objective
+# --------------------------------------------------------------------------- #
+def _backward_ms(loss, parameters, repeats):
+    """Milliseconds of ``loss().backward()``, gradients of ``parameters`` reset."""
+
+    def step():
+        for p in parameters:
+            p.grad = None
+        loss().backward()
+
+    step()  # warm-up
+    start = time.perf_counter()
+    for _ in range(repeats):
+        step()
+    return 1e3 * (time.perf_counter() - start) / repeats
+
+
+def _reconstruction_loss(net, x):
+    return ((net(x) - x) ** 2).mean()
+
+
+def cost(widths=(64, 256, 1024, 2048), batch=200, n_inputs=100, repeats=5):
+    """Milliseconds per batch (forward and backward) of learned_objective="modules"
+    on a learned graph of each width, with the repulsion computed both ways
+    (the ``n x n`` correlations, or the Gram matrix minus the near pairs),
+    beside the papers' penalty and the step of the network around the layer.
+
+    The graph is the co-activation graph (``n_neighbors="auto"``, and 5) of
+    neurons that each follow one of 6 factors plus noise: modules of neurons,
+    as a trained layer has them.
+    """
+    from functools import partial
+
+    from skgsr.penalty import GraphPenalty
+
+    rows = []
+    rng = np.random.RandomState(0)
+    x = torch.randn(batch, n_inputs)
+    for width in widths:
+        factors = rng.standard_normal((1000, 6))
+        H = factors[:, np.arange(width) % 6] + 0.5 * rng.standard_normal((1000, width))
+        z = torch.randn(batch, width, requires_grad=True)
+        torch.manual_seed(0)
+        net = torch.nn.Sequential(
+            torch.nn.Linear(n_inputs, 128),
+            torch.nn.ReLU(),
+            torch.nn.Linear(128, width),
+            torch.nn.Linear(width, 128),
+            torch.nn.ReLU(),
+            torch.nn.Linear(128, n_inputs),
+        )
+        network_ms = _backward_ms(
+            partial(_reconstruction_loss, net, x), net.parameters(), repeats
+        )
+        for k in ("auto", 5):
+            n_neighbors = skgsr.nn._auto_neighbors(width) if k == "auto" else k
+            A = graphs.coactivation_graph(H, n_neighbors)
+            row = {"width": width, "n_neighbors": n_neighbors, "network_ms": network_ms}
+            saved = skgsr.nn._SPARSE_NEAR_SHARE
+            for path, share in (("dense", 0.0), ("sparse", 1.0)):
+                skgsr.nn._SPARSE_NEAR_SHARE = share
+                start = time.perf_counter()
+                objective = skgsr.nn._ModulesObjective(A)
+                row[f"{path}_build_ms"] = 1e3 * (time.perf_counter() - start)
+                row[f"{path}_ms"] = _backward_ms(partial(objective, z, x), [z], repeats)
+            skgsr.nn._SPARSE_NEAR_SHARE = saved
+            row["near_share"] = 1 - objective.n_far / width**2
+            row["chosen"] = "sparse" if row["near_share"] <= saved else "dense"
+            smooth = GraphPenalty(A, laplacian="normalized")
+            row["smooth_ms"] = _backward_ms(partial(smooth, z), [z], repeats)
+            rows.append(row)
+            print(
+                f"{width:>5} k={n_neighbors:<4} near {row['near_share']:5.3f}  "
+                f"dense {row['dense_ms']:7.1f} ms  sparse {row['sparse_ms']:7.1f} "
+                f"ms ({row['chosen']})  smooth {row['smooth_ms']:5.1f} ms  "
+                f"network {network_ms:5.1f} ms",
+                flush=True,
+            )
+    return rows
+
+
 def environment():
     """Versions, machine and load, for the JSON."""
     import platform
@@ -770,10 +892,10 @@ def main(argv=None):
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="sparse and noise data, seed 0, 32 neurons, paper vs specialize at "
-        "alpha=0.1, 40 epochs, with stability",
+        help="sparse and noise data, seed 0, 32 neurons, the library's earlier "
+        "and current recipes at alpha=1, 40 epochs, with stability",
     )
-    parser.add_argument("--recipes", default="paper,specialize")
+    parser.add_argument("--recipes", default="default,library_smooth")
     parser.add_argument("--families", default="blocks,sparse", help="or 'all'")
     parser.add_argument("--seeds", default="0-4")
     parser.add_argument("--widths", default="32,64")
@@ -784,10 +906,22 @@ def main(argv=None):
     parser.add_argument(
         "--report", nargs="+", metavar="JSON", help="print the final tables"
     )
+    parser.add_argument(
+        "--cost",
+        action="store_true",
+        help="time learned_objective='modules' per batch at widths 64-2048",
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     if args.report:
         report(args.report)
+        return
+    if args.cost:
+        torch.set_num_threads(1)
+        rows = cost()
+        if args.out:
+            with open(args.out, "w") as f:
+                json.dump({"environment": environment(), "cost": rows}, f)
         return
     fit, n_samples = dict(FIT), 1000
     families = FAMILIES if args.families == "all" else args.families.split(",")
@@ -796,8 +930,8 @@ def main(argv=None):
     alphas = [float(a) for a in args.alphas.split(",")]
     stability = args.stability
     if args.quick:
-        families, seeds, widths, alphas = ["sparse", "noise"], [0], [32], [0.1]
-        recipes, stability = ["paper", "specialize"], True
+        families, seeds, widths, alphas = ["sparse", "noise"], [0], [32], [1.0]
+        recipes, stability = ["library_smooth", "default"], True
         fit.update(max_iter=40)
     unknown = sorted(set(recipes) - set(RECIPES))
     if unknown:

@@ -37,6 +37,7 @@ from sklearn.utils.validation import (
     _check_sample_weight,
 )
 
+from . import graphs
 from ._inference import FittedNetworkMixin
 from ._network import (
     ACTIVATIONS,
@@ -61,7 +62,6 @@ from ._training import (
     DivergenceError,
     EarlyStopping,
     LossMeter,
-    PenaltyMonitor,
     TrainState,
     check_float32_range,
     constant_prediction_loss,
@@ -69,6 +69,7 @@ from ._training import (
     split_validation,
 )
 from ._warnings import warn
+from .metrics import graph_modularity
 from .nn import (
     PARAMETER_CONSTRAINTS,
     REGULARIZER_PARAMS,
@@ -157,12 +158,13 @@ class BaseGSR(FittedNetworkMixin, TransformerMixin, BaseEstimator):
         filter_method="auto",
         filter_order=30,
         filter_center=False,
-        n_neighbors=5,
+        n_neighbors="auto",
         graph_warmup=10,
         graph_update_interval=5,
         graph_n_samples=1000,
         graph_kernel="gaussian",
         graph_metric="correlation",
+        learned_objective="modules",
         activation="relu",
         embedding_activation="auto",
         solver="adam",
@@ -198,6 +200,7 @@ class BaseGSR(FittedNetworkMixin, TransformerMixin, BaseEstimator):
         self.graph_n_samples = graph_n_samples
         self.graph_kernel = graph_kernel
         self.graph_metric = graph_metric
+        self.learned_objective = learned_objective
         self.activation = activation
         self.embedding_activation = embedding_activation
         self.solver = solver
@@ -621,7 +624,7 @@ class BaseGSR(FittedNetworkMixin, TransformerMixin, BaseEstimator):
         state.monitor = None
         if self.alpha == 0 and state.penalty_applied:
             # the penalty is measured for penalty_curve_, not trained on
-            state.monitor = PenaltyMonitor(state.regularizer.penalty_)
+            state.monitor = state.regularizer.monitor()
         for start in range(0, data.n_samples, batch_size):
             index = order[start : start + batch_size]
             xb = data.take(index)
@@ -656,12 +659,13 @@ class BaseGSR(FittedNetworkMixin, TransformerMixin, BaseEstimator):
         else:
             per_sample = self._task_loss(output, tb, xb)
             task_loss = (per_sample * wb).sum() / wb.sum()
-        # the regularizer's hook saw z; alpha x penalty, or zero when off
-        penalty = state.regularizer.penalty(wb)
+        # the regularizer's hook saw z; alpha x penalty, or zero when off (the
+        # inputs serve learned_objective="modules")
+        penalty = state.regularizer.penalty(wb, inputs=xb)
         raw = state.regularizer.last_penalty_
         loss = task_loss if raw is None else task_loss + penalty
         if state.monitor is not None:
-            state.monitor.add(z, wb)
+            state.monitor.add(z, wb, xb)
         state.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         state.optimizer.step()
@@ -769,6 +773,10 @@ class BaseGSR(FittedNetworkMixin, TransformerMixin, BaseEstimator):
         """Publish the trained state as fitted attributes."""
         regularizer = state.regularizer
         penalty = regularizer.penalty_
+        scored = (
+            getattr(self, "feature_graph_", None),
+            getattr(self, "graph_modularity_", None),
+        )
         self.module_ = state.module.eval()
         self.penalty_ = penalty
         self.feature_graph_ = None if penalty is None else penalty.adjacency
@@ -785,9 +793,21 @@ class BaseGSR(FittedNetworkMixin, TransformerMixin, BaseEstimator):
         self._optimizer_state = state.optimizer.state_dict()
         if regularizer.learned_ is not None:
             self.__dict__.update(regularizer.learned_.fitted_attributes())
+            self.graph_modularity_ = self._modularity_of(self.feature_graph_, *scored)
         # what the network and penalty were built from (warm starts and
         # skgsr.save compare with it)
         self._fit_params = self.get_params(deep=False)
+
+    @staticmethod
+    def _modularity_of(graph, scored_graph=None, score=None):
+        """``graph_modularity_`` of ``graph``: ``score`` when it is the graph
+        already scored (``partial_fit`` rebuilds only every few calls)."""
+        if score is not None and scored_graph is not None:
+            if graphs._same_csr(graph, scored_graph):
+                return score
+        if graph.shape[0] < 3:
+            return float("nan")  # no split of 2 nodes says anything
+        return float(graph_modularity(graph, random_state=0))
 
     # ============================================================ inference
     # (defined here: scikit-learn wraps only a class's own transform for

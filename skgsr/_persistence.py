@@ -567,6 +567,7 @@ _FITTED_ATTRIBUTES = {
     "graph_history_": _graph_history,
     "graph_history_epochs_": _counts,
     "inactive_neurons_": _optional(_index_array),
+    "graph_modularity_": _number,
     "_graph_updates": lambda v, what: _int(v, what, 0),
     "_generator_state": _optional(_generator_state),
     "_graph_rng": _optional(_random_state),

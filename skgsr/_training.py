@@ -262,7 +262,7 @@ class PenaltyMonitor:
     def _reset(self):
         self.activations, self.weights, self.sizes, self.values = [], [], [], 0
 
-    def add(self, z, sample_weight):
+    def add(self, z, sample_weight, inputs=None):
         self.activations.append(z.detach())
         self.weights.append(sample_weight)
         self.sizes.append(len(z))
@@ -297,6 +297,28 @@ class PenaltyMonitor:
     def result(self):
         """Sum over the batches of ``size * mean penalty``, as a float."""
         self.flush()
+        return 0.0 if self.total is None else float(self.total)
+
+
+class BatchMonitor:
+    """A penalty measured but not trained on, batch by batch.
+
+    For a penalty that is not a mean over samples (correlations over the batch,
+    ``learned_objective="modules"``): ``measure(z, sample_weight, inputs)`` is
+    called on each batch, and :meth:`result` is the same sum as
+    :class:`PenaltyMonitor`'s, over the batches of their size times their value.
+    """
+
+    def __init__(self, measure):
+        self.measure = measure
+        self.total = None
+
+    def add(self, z, sample_weight, inputs=None):
+        value = len(z) * self.measure(z, sample_weight, inputs).double()
+        self.total = value if self.total is None else self.total + value
+
+    def result(self):
+        """Sum over the batches of ``size * penalty``, as a float."""
         return 0.0 if self.total is None else float(self.total)
 
 
@@ -371,7 +393,10 @@ class LearnedGraph:
 
     Parameters
     ----------
-    n_neighbors, warmup, update_interval, n_samples : int
+    n_neighbors : int or "auto"
+        Neighbours per neuron; ``"auto"`` until the regularizer, which knows the
+        layer's width, sets the number.
+    warmup, update_interval, n_samples : int
     kernel, metric : str
         See :func:`skgsr.graphs.coactivation_graph`.
     history_size : int, default=50

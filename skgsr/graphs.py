@@ -736,6 +736,51 @@ def coactivation_graph(
     return (adjacency, inactive) if return_inactive else adjacency
 
 
+def _pairs_within(adjacency, hops):
+    """The pairs of nodes at most ``hops`` edges apart, each node with itself.
+
+    Node ``j`` is within ``hops`` of ``i`` when a walk of at most ``hops``
+    edges joins them: the nonzeros of :math:`(I + B)^{h}` with :math:`B` the
+    0/1 pattern of the adjacency (``scipy.sparse`` products, so a sparse graph
+    gives a sparse result). Edge weights do not matter; pairs in different
+    connected components are never within reach.
+
+    Parameters
+    ----------
+    adjacency : array-like, scipy sparse matrix or networkx.Graph of shape \
+(n_nodes, n_nodes)
+        The graph.
+    hops : int
+        Largest number of edges between two nodes of a pair (0: each node alone).
+
+    Returns
+    -------
+    within : scipy.sparse.csr_array of bool of shape (n_nodes, n_nodes)
+        Symmetric, true on the diagonal, sorted indices.
+
+    Examples
+    --------
+    >>> from skgsr.graphs import _pairs_within, make_graph
+    >>> _pairs_within(make_graph("line", 5), 2).toarray().astype(int)
+    array([[1, 1, 1, 0, 0],
+           [1, 1, 1, 1, 0],
+           [1, 1, 1, 1, 1],
+           [0, 1, 1, 1, 1],
+           [0, 0, 1, 1, 1]])
+    """
+    adjacency = check_adjacency(adjacency)
+    n = adjacency.shape[0]
+    step = sp.csr_array(adjacency != 0, dtype=np.int64)
+    step = step + sp.eye_array(n, dtype=np.int64, format="csr")
+    # walk counts can grow as (k + 1)^hops: keep only the pattern at each step
+    within = sp.eye_array(n, dtype=np.int64, format="csr")
+    for _ in range(hops):
+        within = sp.csr_array((within @ step) != 0, dtype=np.int64)
+    within = sp.csr_array(within != 0)
+    within.sort_indices()
+    return within
+
+
 def _nearest_neighbors(points, k):
     """Distances and indices of each point's ``k`` nearest other points.
 

@@ -5,7 +5,9 @@ a reference to what the layer outputs in training passes (no copy), and
 :meth:`GraphRegularizer.penalty` turns it into ``alpha`` times the GSR penalty
 (:class:`skgsr.penalty.GraphPenalty`) of those activations, to add to the loss.
 With ``graph="learned"`` it also owns the learned graph: its warm-up, its
-rebuilds from the neurons' co-activations and their history.
+rebuilds from the neurons' co-activations and their history, and the objective
+trained on it (``learned_objective``: the papers' smoothing penalty, or the
+``"modules"`` objective, which also reads the batch's inputs).
 
 The estimators of skgsr train their structured layer with this same object.
 """
@@ -27,7 +29,7 @@ from sklearn.utils._param_validation import (
 
 from . import graphs
 from ._torch_utils import evaluation_mode, module_device
-from ._training import INFERENCE_BATCH, LearnedGraph
+from ._training import INFERENCE_BATCH, BatchMonitor, LearnedGraph, PenaltyMonitor
 from ._warnings import warn
 from .filters import _FILTER_NAMES
 from .penalty import GraphPenalty
@@ -50,12 +52,13 @@ PARAMETER_CONSTRAINTS = {
     "filter_method": [StrOptions({"auto", "exact", "chebyshev"})],
     "filter_order": [Interval(Integral, 1, None, closed="left")],
     "filter_center": ["boolean"],
-    "n_neighbors": [Interval(Integral, 1, None, closed="left")],
+    "n_neighbors": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
     "graph_warmup": [Interval(Integral, 0, None, closed="left")],
     "graph_update_interval": [Interval(Integral, 1, None, closed="left")],
     "graph_n_samples": [Interval(Integral, 1, None, closed="left")],
     "graph_kernel": [StrOptions(set(graphs._COACTIVATION_KERNELS))],
     "graph_metric": [StrOptions(set(graphs._COACTIVATION_METRICS))],
+    "learned_objective": [StrOptions({"modules", "smooth"})],
 }
 
 #: The keyword arguments of :class:`GraphRegularizer` the estimators pass on.
@@ -63,6 +66,168 @@ REGULARIZER_PARAMS = tuple(PARAMETER_CONSTRAINTS)
 
 # Activations the penalty computes in float32.
 _LOW_PRECISION = (torch.float16, torch.bfloat16)
+
+# learned_objective="modules": the weights of its terms, and how far apart two
+# neurons must be in the learned graph to be decorrelated (benchmarks/README.rst,
+# "learned graph, feature modules", has the study that chose them).
+_MODULES_WEIGHTS = {"smoothing": 0.0, "repulsion": 1.0, "varimax": 4.0, "coverage": 1.0}
+_FAR_HOPS = 2
+# Below this share of pairs within _FAR_HOPS of each other, the repulsion is
+# computed from the batch's Gram matrix and the near pairs alone (cheaper when
+# the graph is sparse; benchmarks/README.rst, "The cost of the objective").
+_SPARSE_NEAR_SHARE = 0.05
+
+
+def _auto_neighbors(n_nodes):
+    """``n_neighbors="auto"``: a sixth of the width, within ``[2, n_nodes - 1]``."""
+    return max(1, min(max(2, round(n_nodes / 6)), n_nodes - 1))
+
+
+def _standardized_columns(a, weights=None):
+    """Columns centred and scaled to unit norm over the batch.
+
+    :math:`\\hat a_i^T \\hat a_j` is then the Pearson correlation of columns
+    ``i`` and ``j`` over the batch (weighted by ``weights``: a weighted mean, and
+    each row scaled by the square root of its weight); a constant column is 0.
+    """
+    if weights is None:
+        centred = a - a.mean(dim=0, keepdim=True)
+    else:
+        share = weights / weights.sum()
+        centred = (a - share @ a) * (share * len(share)).sqrt()[:, None]
+    return centred / (centred.norm(dim=0, keepdim=True) + 1e-6)
+
+
+class _PairSums(torch.autograd.Function):
+    """:math:`(\\sum_{ik} F_{ik} r_{ik}^2, \\sum_{ik} A_{ik} r_{ik})` with
+    :math:`r = \\hat Z^T \\hat Z`, for symmetric ``F`` and ``A``.
+
+    One ``n x n`` product forward and one backward: the gradient with respect
+    to :math:`\\hat Z` is :math:`2 \\hat Z\\, \\partial/\\partial r`, since
+    :math:`r` and the derivative are symmetric (autograd would take two
+    products for the two factors of :math:`\\hat Z^T \\hat Z`).
+    """
+
+    @staticmethod
+    def forward(ctx, zs, far, adjacency):
+        r = zs.T @ zs
+        ctx.save_for_backward(zs, r, far, adjacency)
+        return (far * r * r).sum(), (adjacency * r).sum()
+
+    @staticmethod
+    def backward(ctx, grad_far, grad_adjacency):
+        zs, r, far, adjacency = ctx.saved_tensors
+        d_r = (2 * grad_far) * far * r + grad_adjacency * adjacency
+        return 2 * (zs @ d_r), None, None
+
+
+class _ModulesObjective:
+    """``learned_objective="modules"`` on one learned graph.
+
+    For a batch of activations :math:`Z` (``B x n``) and of inputs :math:`X`
+    (``B x d``), with :math:`r_{ik}` the batch correlation of neurons ``i`` and
+    ``k`` and :math:`\\rho_{ji}` that of input ``j`` and neuron ``i``:
+
+    - repulsion, :math:`\\sum_{ik} F_{ik} r_{ik}^2 / \\sum_{ik} F_{ik}`, with
+      :math:`F_{ik} = 1` for the pairs more than ``_FAR_HOPS`` edges apart in the
+      graph: neurons far apart in the graph are decorrelated;
+    - varimax, :math:`-\\frac1n \\sum_i \\big[\\frac1d \\sum_j \\rho_{ji}^4 -
+      (\\frac1d \\sum_j \\rho_{ji}^2)^2\\big]` (Kaiser's criterion): each
+      neuron correlates with one group of inputs and little with the rest;
+    - coverage, :math:`\\frac{d}{n^2} \\sum_j c_j^2` with :math:`c_j = \\sum_i
+      \\rho_{ji}^2 / \\sum_{j'} \\rho_{j'i}^2` (at least 1, 1 when every input
+      draws as much of the neurons' correlation): no group of inputs is left to
+      one or two neurons;
+    - smoothing, :math:`\\sum_{ik} A_{ik} (1 - r_{ik}) / \\sum_{ik} A_{ik}`:
+      the Laplacian energy of the batch-standardized activations per unit of
+      edge weight.
+
+    The objective is their sum weighted by ``_MODULES_WEIGHTS``. Every term is
+    a function of correlations, so shrinking the layer cannot lower it.
+
+    The repulsion needs the correlations of the far pairs. When few pairs are
+    near (at most ``_SPARSE_NEAR_SHARE`` of them), it is computed as
+    :math:`\\sum_{\\text{all}} r^2 - \\sum_{\\text{near}} r^2` with
+    :math:`\\sum_{\\text{all}} r^2 = \\|\\hat Z \\hat Z^T\\|_F^2` (``O(B^2 n)``)
+    and the near pairs' correlations alone (``O(B |near|)``); otherwise from the
+    ``n x n`` correlation matrix (``O(B n^2)``).
+    """
+
+    def __init__(self, adjacency):
+        adjacency = sp.csr_array(adjacency, dtype=np.float64)
+        n = adjacency.shape[0]
+        near = graphs._pairs_within(adjacency, _FAR_HOPS)
+        self.n_nodes = n
+        self.edge_weight = float(adjacency.sum())
+        self.n_far = n * n - near.nnz
+        self.sparse = near.nnz <= _SPARSE_NEAR_SHARE * n * n
+        if self.sparse:
+            rows, cols = near.nonzero()
+            weights = np.asarray(adjacency[rows, cols], dtype=np.float32).ravel()
+            self._tensors = {
+                "crow": torch.as_tensor(near.indptr, dtype=torch.int64),
+                "col": torch.as_tensor(near.indices, dtype=torch.int64),
+                "near_adjacency": torch.as_tensor(weights),
+            }
+        else:
+            self._tensors = {
+                "adjacency": torch.as_tensor(adjacency.toarray(), dtype=torch.float32),
+                "far": torch.as_tensor(~near.toarray(), dtype=torch.float32),
+            }
+
+    def _on(self, device):
+        if self._tensors["crow" if self.sparse else "far"].device != device:
+            self._tensors = {k: v.to(device) for k, v in self._tensors.items()}
+        return self._tensors
+
+    def terms(self, z, x, sample_weight=None):
+        """The unweighted terms of the objective for a batch, as a dict of scalars.
+
+        Parameters
+        ----------
+        z : torch.Tensor of shape (B, n_nodes)
+            Activations (float32 or float64).
+        x : torch.Tensor of shape (B, n_inputs)
+            The batch's inputs, same dtype and device.
+        sample_weight : torch.Tensor of shape (B,), optional
+            Weights of weighted correlations.
+        """
+        t = self._on(z.device)
+        zs = _standardized_columns(z, sample_weight)
+        zero = z.sum() * 0
+        if self.sparse:
+            near = torch.sparse_csr_tensor(
+                t["crow"],
+                t["col"],
+                torch.ones_like(t["near_adjacency"], dtype=z.dtype),
+                (self.n_nodes, self.n_nodes),
+                check_invariants=False,
+            )
+            r_near = torch.sparse.sampled_addmm(near, zs.T, zs, beta=0.0).values()
+            gram = zs @ zs.T if zs.shape[0] < zs.shape[1] else zs.T @ zs
+            far_r2 = (gram * gram).sum() - (r_near * r_near).sum()
+            attraction = (t["near_adjacency"].to(z.dtype) * r_near).sum()
+        else:
+            far_r2, attraction = _PairSums.apply(
+                zs, t["far"].to(z.dtype), t["adjacency"].to(z.dtype)
+            )
+        rho2 = (_standardized_columns(x, sample_weight).T @ zs) ** 2  # (d, n)
+        share = rho2 / (rho2.sum(dim=0, keepdim=True) + 1e-12)
+        covered = share.sum(dim=1)
+        d, n = rho2.shape
+        return {
+            "smoothing": (
+                1 - attraction / self.edge_weight if self.edge_weight > 0 else zero
+            ),
+            "repulsion": far_r2 / self.n_far if self.n_far > 0 else zero,
+            "varimax": -((rho2**2).mean(dim=0) - rho2.mean(dim=0) ** 2).mean(),
+            "coverage": d * (covered * covered).sum() / n**2,
+        }
+
+    def __call__(self, z, x, sample_weight=None):
+        terms = self.terms(z, x, sample_weight)
+        return sum(w * terms[k] for k, w in _MODULES_WEIGHTS.items() if w != 0)
+
 
 # The parameters a GraphPenalty is built from (the graph's own aside).
 _PENALTY_PARAMS = (
@@ -153,7 +318,10 @@ class GraphRegularizer:
     .. math:: \\alpha\\, \\mathrm{mean}_b\\; \\rho\\big(g(L)\\, z_b\\big)
 
     (see :class:`skgsr.penalty.GraphPenalty`; with several forward passes
-    between two calls, the mean runs over all their samples). Passes under
+    between two calls, the mean runs over all their samples). A learned graph
+    with ``learned_objective="modules"`` (the default) is trained with another
+    objective, made of correlations over the batch among the units and with
+    the batch's inputs, so :meth:`penalty` needs those inputs too. Passes under
     :func:`torch.no_grad` (evaluation) are ignored; a pass with gradients in
     ``model.eval()`` mode counts, so evaluate under :func:`torch.no_grad` (or
     :meth:`clear` before the next training step). Half-precision activations
@@ -177,7 +345,10 @@ class GraphRegularizer:
         co-activations, see :meth:`epoch_end`), or an adjacency.
     model : torch.nn.Module, optional
         The model ``layer`` belongs to: needed when ``layer`` is a name, and by
-        :meth:`epoch_end` to encode inputs for a learned graph.
+        :meth:`epoch_end` to encode inputs for a learned graph. With
+        ``learned_objective="modules"`` the regularizer also reads the model's
+        input (its first positional argument) in training passes, so that
+        :meth:`penalty` needs no ``inputs``.
     n_nodes : int, optional
         Width of the layer (number of graph nodes). None: the layer's
         ``out_features`` when it has one, else the width of its first output.
@@ -197,6 +368,20 @@ graph_kernel, graph_metric
         no penalty for ``graph_warmup`` epochs, then a graph built from up to
         ``graph_n_samples`` samples, rebuilt every ``graph_update_interval``
         epochs (see :func:`skgsr.graphs.coactivation_graph`).
+        ``n_neighbors="auto"`` is a sixth of the width, ``round(n_nodes / 6)``
+        within ``[2, n_nodes - 1]`` (``n_neighbors_``).
+    learned_objective : {"modules", "smooth"}, default="modules"
+        What a learned graph is trained with (ignored for other graphs).
+        ``"smooth"``: the papers' recipe, the ``filter`` penalty on the learned
+        graph's Laplacian, which makes neighbouring units alike.
+        ``"modules"``: units far apart in the graph (more than 2 edges) are
+        decorrelated, each unit is drawn to correlate with one group of inputs
+        (Kaiser's varimax criterion on the units' correlations with the
+        batch's inputs) and no group of inputs is left to one or two units (a
+        load-balancing term); every term is a batch correlation, so the
+        ``filter`` parameters do not apply and :meth:`penalty` needs the inputs
+        (the user guide's :ref:`learned_graph` has the formulas and the study
+        that chose it).
     flatten : bool, default=False
         Accept outputs with more than two axes, each value after the batch axis
         a node in row-major order (``output.flatten(1)``): node ``(c * H + h) *
@@ -221,6 +406,9 @@ graph_kernel, graph_metric
         call that computed one.
     n_epochs_ : int
         Epochs counted by :meth:`epoch_end` (learned graph).
+    n_neighbors_ : int or None
+        With ``graph="learned"``: the neighbours per unit, ``n_neighbors`` with
+        ``"auto"`` resolved, once the width is known.
 
     See Also
     --------
@@ -269,12 +457,13 @@ graph_kernel, graph_metric
         filter_method="auto",
         filter_order=30,
         filter_center=False,
-        n_neighbors=5,
+        n_neighbors="auto",
         graph_warmup=10,
         graph_update_interval=5,
         graph_n_samples=1000,
         graph_kernel="gaussian",
         graph_metric="correlation",
+        learned_objective="modules",
         flatten=False,
         random_state=None,
     ):
@@ -294,6 +483,7 @@ graph_kernel, graph_metric
         self.graph_n_samples = graph_n_samples
         self.graph_kernel = graph_kernel
         self.graph_metric = graph_metric
+        self.learned_objective = learned_objective
         self.flatten = flatten
         self.random_state = random_state
         validate_parameter_constraints(
@@ -306,6 +496,7 @@ graph_kernel, graph_metric
         self.n_nodes_ = None
         self.graph_shape_ = None
         self.last_penalty_ = None
+        self.n_neighbors_ = None
         self.learned_ = None
         if self._is_learned():
             self.learned_ = LearnedGraph(
@@ -318,9 +509,12 @@ graph_kernel, graph_metric
             )
         self._layer = None
         self._handle = None
+        self._input_handle = None
         self._removed = False
         self._seen_forward = False
         self._activations = []
+        self._inputs = []  # the model's inputs, with learned_objective="modules"
+        self._objective = None  # _ModulesObjective of the graph in use
         self._recording = None
         self._warned_inactive = False
         self._width_name = "n_nodes"
@@ -333,6 +527,10 @@ graph_kernel, graph_metric
     # ------------------------------------------------------------------ graph
     def _is_learned(self):
         return isinstance(self.graph, str) and self.graph == "learned"
+
+    def _trains_modules(self):
+        """Whether the objective is ``"modules"`` (it needs the batch's inputs)."""
+        return self._is_learned() and self.learned_objective == "modules"
 
     def laplacian_kind(self):
         """The Laplacian the penalty uses: ``laplacian`` with ``"auto"`` resolved."""
@@ -390,17 +588,23 @@ graph_kernel, graph_metric
         adjacency = None
         if self._is_learned():
             # checked now, not at the first rebuild graph_warmup epochs later
-            if self.n_neighbors >= n_nodes:
+            if n_nodes < 2:
+                raise ValueError(
+                    f"graph='learned' joins each structured neuron to its nearest "
+                    f"other neurons: a learned graph needs {width} >= 2, got "
+                    f"{width}={n_nodes}."
+                )
+            n_neighbors = self.n_neighbors
+            if n_neighbors == "auto":
+                n_neighbors = _auto_neighbors(n_nodes)
+            if n_neighbors >= n_nodes:
                 raise ValueError(
                     f"graph='learned' joins each structured neuron to its "
                     f"n_neighbors={self.n_neighbors} nearest other neurons, so "
-                    f"n_neighbors must be smaller than {width}={n_nodes}. "
-                    + (
-                        f"Lower n_neighbors (at most {n_nodes - 1}) or raise {width}."
-                        if n_nodes > 1
-                        else f"A learned graph needs {width} >= 2."
-                    )
+                    f"n_neighbors must be smaller than {width}={n_nodes}. Lower "
+                    f"n_neighbors (at most {n_nodes - 1}, or 'auto') or raise {width}."
                 )
+            self.n_neighbors_ = self.learned_.n_neighbors = n_neighbors
             layout = shape or _display_shape(n_nodes)
         elif isinstance(self.graph, str):
             layout = graphs._resolve_graph_shape(self.graph, shape or n_nodes)
@@ -468,6 +672,10 @@ graph_kernel, graph_metric
             self.resolve(width)
         self._layer = layer
         self._handle = layer.register_forward_hook(self._capture)
+        if self._trains_modules() and self.model is not None:
+            self._input_handle = self.model.register_forward_pre_hook(
+                self._capture_input
+            )
         return self
 
     def _named_layer(self, name):
@@ -489,11 +697,12 @@ graph_kernel, graph_metric
 
     def remove(self):
         """Detach the hook from the layer; the regularizer cannot be used after."""
-        if self._handle is not None:
-            self._handle.remove()
-        self._handle = None
+        for handle in (self._handle, self._input_handle):
+            if handle is not None:
+                handle.remove()
+        self._handle = self._input_handle = None
         self._layer = None
-        self._activations = []
+        self._activations, self._inputs = [], []
         self._removed = True
 
     def __getstate__(self):
@@ -501,7 +710,13 @@ graph_kernel, graph_metric
         # nothing, and attach() puts it on a layer again
         state = self.__dict__.copy()
         state.update(
-            _layer=None, _handle=None, _activations=[], _recording=None, model=None
+            _layer=None,
+            _handle=None,
+            _input_handle=None,
+            _activations=[],
+            _inputs=[],
+            _recording=None,
+            model=None,
         )
         return state
 
@@ -560,14 +775,28 @@ graph_kernel, graph_metric
             self._activations.append(self._signal(output))
             self._seen_forward = True
 
+    def _capture_input(self, module, args):
+        if module is not self.model or self._recording is not None:
+            return  # a copied model's hook, or the regularizer's own encoding
+        if torch.is_grad_enabled() and args and isinstance(args[0], torch.Tensor):
+            self._inputs.append(args[0])
+
     # ------------------------------------------------------------ the penalty
-    def penalty(self, sample_weight=None):
+    def penalty(self, sample_weight=None, inputs=None):
         """``alpha`` times the penalty of the activations seen since the last call.
 
         Parameters
         ----------
         sample_weight : torch.Tensor or array-like of shape (n_samples,), optional
-            Weights of the samples of those forward passes, in order.
+            Weights of the samples of those forward passes, in order. With
+            ``learned_objective="modules"`` the correlations are weighted
+            (weighted means, each sample's deviations scaled by the square root
+            of its weight).
+        inputs : torch.Tensor or array-like of shape (n_samples, ...), optional
+            The inputs of those forward passes, one row per sample in the same
+            order (more axes are flattened: each value an input feature). Needed
+            with ``learned_objective="modules"`` unless the regularizer was
+            given ``model``, whose inputs it then reads; ignored otherwise.
 
         Returns
         -------
@@ -581,6 +810,9 @@ graph_kernel, graph_metric
         RuntimeError
             When the regularizer is not attached to a layer, before the layer's
             first training forward pass, or after :meth:`remove`.
+        ValueError
+            With ``learned_objective="modules"``, when the inputs are missing or
+            do not have one row per sample.
         """
         self._check_usable()
         if self._layer is None:
@@ -590,23 +822,54 @@ graph_kernel, graph_metric
                 "forward pass before penalty()."
             )
         activations, self._activations = self._activations, []
+        captured, self._inputs = self._inputs, []
         if not self._seen_forward:
             raise RuntimeError(
                 "GraphRegularizer.penalty() was called before any training forward "
                 "pass of the regularized layer: run the model on a batch first "
                 "(passes under torch.no_grad() are not regularized)."
             )
+        if activations and self.alpha > 0 and self._trains_modules():
+            # checked from the first step, not only once the warm-up is over
+            n_rows = sum(len(z) for z in activations)
+            inputs = self._batch_inputs(inputs, captured, n_rows)
         if not activations or self.alpha == 0 or not self.active:
             device = activations[0].device if activations else self._device()
             return torch.zeros((), device=device)
-        raw = self._penalty_of(activations, sample_weight)
+        raw = self._penalty_of(activations, sample_weight, inputs)
         self.last_penalty_ = raw.detach()
         return self.alpha * raw
+
+    def _batch_inputs(self, inputs, captured, n_rows):
+        """The inputs of the samples seen, as a 2-D tensor, checked."""
+        if inputs is None and captured:
+            inputs = captured[0] if len(captured) == 1 else torch.cat(captured)
+        if inputs is None:
+            raise ValueError(
+                "learned_objective='modules' correlates the layer's units with the "
+                "inputs of the batch: pass them, penalty(inputs=x) (x the model's "
+                "input of the forward passes since the last call, one row per "
+                "sample), or give the regularizer model= so that it reads them; "
+                "learned_objective='smooth' (the papers' penalty) needs no inputs."
+            )
+        inputs = torch.as_tensor(inputs)
+        if inputs.ndim == 1:
+            inputs = inputs[:, None]
+        if inputs.ndim > 2:
+            inputs = inputs.flatten(1)
+        if len(inputs) != n_rows:
+            raise ValueError(
+                f"inputs has {len(inputs)} rows but the regularized layer saw "
+                f"{n_rows} samples since the last penalty() call: "
+                "learned_objective='modules' needs one row of inputs per sample, "
+                "in the order of the forward passes."
+            )
+        return inputs
 
     def _device(self):
         return torch.device("cpu") if self.penalty_ is None else self.penalty_.device
 
-    def _penalty_of(self, activations, sample_weight):
+    def _penalty_of(self, activations, sample_weight, inputs=None):
         """The (weighted) mean penalty over the samples of several passes."""
         penalty = self.penalty_
         device = activations[0].device
@@ -615,25 +878,81 @@ graph_kernel, graph_metric
             activations = [z.float() for z in activations]
         if penalty.device != device:
             self.penalty_ = penalty = penalty.to(device)
+        if self._trains_modules():
+            z = activations[0] if len(activations) == 1 else torch.cat(activations)
+            return self._modules_objective(z, inputs, sample_weight)
         if len(activations) == 1:
             return penalty(activations[0], sample_weight)
         per_sample = torch.cat([penalty.per_sample(z) for z in activations])
         if sample_weight is None:
             return per_sample.mean()
-        weights = torch.as_tensor(
-            sample_weight, dtype=per_sample.dtype, device=per_sample.device
-        )
-        if weights.shape != per_sample.shape:
-            raise ValueError(
-                f"sample_weight must have one weight per sample of the "
-                f"{len(activations)} forward passes since the last penalty() call, "
-                f"shape ({per_sample.shape[0]},); got {tuple(weights.shape)}."
-            )
+        weights = self._weights(sample_weight, per_sample, len(activations))
         return (per_sample * weights).sum() / weights.sum()
 
+    @staticmethod
+    def _weights(sample_weight, like, n_passes):
+        weights = torch.as_tensor(sample_weight, dtype=like.dtype, device=like.device)
+        if weights.shape != like.shape[:1]:
+            raise ValueError(
+                f"sample_weight must have one weight per sample of the "
+                f"{n_passes} forward passes since the last penalty() call, "
+                f"shape ({like.shape[0]},); got {tuple(weights.shape)}."
+            )
+        return weights
+
+    def _modules_objective(self, z, inputs, sample_weight):
+        """``learned_objective="modules"`` of a batch (without ``alpha``)."""
+        adjacency = self.penalty_.adjacency
+        if self._objective is None or self._objective[0] is not adjacency:
+            self._objective = (adjacency, _ModulesObjective(adjacency))
+        x = inputs.to(device=z.device, dtype=z.dtype, non_blocking=True)
+        weights = None
+        if sample_weight is not None:
+            weights = self._weights(sample_weight, z, 1)
+        return self._objective[1](z, x, weights)
+
+    def measure(self, z, sample_weight=None, inputs=None):
+        """The penalty of a batch without ``alpha``, not trained on (no gradient).
+
+        What :meth:`penalty` would return over ``alpha`` for these activations
+        (the penalty in use; zero before a learned graph exists). The estimators
+        record it at ``alpha=0``.
+
+        Parameters
+        ----------
+        z : torch.Tensor of shape (n_samples, n_nodes)
+        sample_weight : torch.Tensor of shape (n_samples,), optional
+        inputs : torch.Tensor of shape (n_samples, ...), optional
+            Needed with ``learned_objective="modules"``.
+
+        Returns
+        -------
+        penalty : torch.Tensor
+            A detached scalar.
+        """
+        if self.penalty_ is None:
+            return torch.zeros((), device=z.device)
+        if self._trains_modules():
+            inputs = self._batch_inputs(inputs, [], len(z))
+        with torch.no_grad():
+            return self._penalty_of([z.detach()], sample_weight, inputs)
+
     def clear(self):
-        """Forget the activations seen since the last :meth:`penalty` call."""
-        self._activations = []
+        """Forget the activations (and inputs) seen since the last :meth:`penalty`."""
+        self._activations, self._inputs = [], []
+
+    def monitor(self):
+        """A meter of the penalty measured but not trained on (``alpha=0``).
+
+        Returns
+        -------
+        monitor : object
+            ``add(z, sample_weight, inputs)`` per batch, ``result()`` the sum
+            over the batches of ``size * mean penalty``.
+        """
+        if self._trains_modules():
+            return BatchMonitor(self.measure)
+        return PenaltyMonitor(self.penalty_)
 
     # ------------------------------------------------------- the learned graph
     @property
@@ -684,7 +1003,11 @@ graph_kernel, graph_metric
             self.penalty_ = self.make_penalty(adjacency)
         else:
             self.penalty_.set_graph(adjacency)
-        self.learned_.record(self.penalty_.adjacency, inactive, scheduled)
+        adjacency_in_use = self.penalty_.adjacency
+        if self._trains_modules():
+            # the far pairs of the new graph, found once per rebuild
+            self._objective = (adjacency_in_use, _ModulesObjective(adjacency_in_use))
+        self.learned_.record(adjacency_in_use, inactive, scheduled)
         inactive = self.learned_.inactive
         if (
             self._warn_inactive

@@ -16,11 +16,12 @@ def test_bench_graph_quick_mode(run_benchmark):
 
 
 def test_learned_graph_recovery_quick_mode(run_benchmark):
-    """Seed 0, 32 neurons, alpha=0.1, 40 epochs (measured: on the sparse
-    programs the specializing recipe recovers the feature modules exactly,
-    1.00 against 0.91 for the plain network, at reconstruction MSE x1.01, and
-    two fits agree at ARI 0.91; on noise its graph is as modular as the plain
-    network's, 0.29 against 0.27, where the paper's recipe reaches 0.43)."""
+    """Seed 0, 32 neurons, alpha=1, 40 epochs (measured: on the sparse programs
+    the library's default recovers the feature modules at 0.86 against 0.64 for
+    the plain network, at reconstruction MSE x1.10, and two fits agree at ARI
+    0.86; the earlier recipe, learned_objective="smooth" with 5 neighbours,
+    0.46 at MSE x2.57. On noise the default's graph is as modular as the plain
+    network's, 0.32 against 0.33, where the earlier recipe reaches 0.47)."""
     done, out = run_benchmark("bench_learned_graph_recovery.py")
     assert done.returncode == 0, done.stderr
     assert "FMR" in done.stdout
@@ -28,20 +29,21 @@ def test_learned_graph_recovery_quick_mode(run_benchmark):
     summary = {(e["recipe"], e["family"]): e for e in result["summary"]}
     assert set(summary) == {
         (recipe, family)
-        for recipe in ("paper", "specialize")
+        for recipe in ("library_smooth", "default")
         for family in ("sparse", "noise")
     }
-    modules = summary["specialize", "sparse"]
-    assert modules["fmr"] >= 0.9 and modules["fmr"] > modules["base_fmr"] + 0.05
+    modules = summary["default", "sparse"]
+    assert modules["fmr"] >= 0.8 and modules["fmr"] > modules["base_fmr"] + 0.15
+    assert modules["fmr"] > summary["library_smooth", "sparse"]["fmr"] + 0.2
     assert modules["mse_ratio"] < 1.5
     assert modules["stability"] >= 0.8
     # the neuron-level recovery is reported beside the feature-level one
     assert modules["nmr"] is not None and modules["base_nmr"] is not None
-    noise = summary["specialize", "noise"]
+    noise = summary["default", "noise"]
     assert abs(noise["fmr"]) < 0.2 and noise["nmr"] is None
     # without modules in the data, no module in the graph either
     assert noise["modularity"] < noise["base_modularity"] + 0.1
-    assert noise["modularity"] < summary["paper", "noise"]["modularity"]
+    assert noise["modularity"] < summary["library_smooth", "noise"]["modularity"]
     assert noise["modularity"] < modules["modularity"]
     # every row carries the labelling that the stability compares
     row = next(r for r in result["rows"] if r["family"] == "sparse")

@@ -162,7 +162,9 @@ def test_invalid_parameters_name_themselves():
     with pytest.raises(ValueError, match="alpha"):
         GraphRegularizer(alpha=-1)
     with pytest.raises(ValueError, match="n_neighbors=5 .* smaller than n_nodes=4"):
-        GraphRegularizer(graph="learned", n_nodes=4)
+        GraphRegularizer(graph="learned", n_nodes=4, n_neighbors=5)
+    with pytest.raises(ValueError, match="learned_objective"):
+        GraphRegularizer(graph="learned", learned_objective="smoothest")
     with pytest.raises(RuntimeError, match="already attached"):
         layer = nn.Linear(2, 4)
         GraphRegularizer(layer).attach(layer)
@@ -298,3 +300,176 @@ def test_half_precision_activations_are_penalized_in_float32(batch):
     assert float(value.detach()) == pytest.approx(float(expected), rel=1e-6)
     value.backward()
     assert layer.weight.grad.dtype == torch.bfloat16
+
+
+# ------------------------------------------------------ learned_objective
+def _correlations(A, B, weights=None):
+    """Pearson correlations of the columns of A with those of B (numpy)."""
+    w = np.ones(len(A)) if weights is None else np.asarray(weights, dtype=float)
+    w = w / w.sum()
+    Ac, Bc = A - w @ A, B - w @ B
+    cov = (Ac * w[:, None]).T @ Bc
+    a_sd = np.sqrt(w @ Ac**2)
+    b_sd = np.sqrt(w @ Bc**2)
+    return cov / np.outer(a_sd, b_sd)
+
+
+def modules_objective_numpy(Z, X, adjacency, weights=None, smoothing=0.0):
+    """learned_objective="modules" from its formulas, the far pairs by scipy's
+    shortest paths."""
+    from scipy.sparse.csgraph import shortest_path
+
+    A = adjacency.toarray()
+    far = shortest_path(A, unweighted=True) > 2
+    r = _correlations(Z, Z, weights)
+    rho2 = _correlations(X, Z, weights) ** 2  # (d, n)
+    d, n = rho2.shape
+    repulsion = (r[far] ** 2).mean()
+    varimax = -np.mean((rho2**2).mean(axis=0) - rho2.mean(axis=0) ** 2)
+    covered = (rho2 / rho2.sum(axis=0)).sum(axis=1)
+    coverage = d * (covered**2).sum() / n**2
+    smooth = (A * (1 - r)).sum() / A.sum()
+    return repulsion + 4 * varimax + coverage + smoothing * smooth
+
+
+def _learned_regularizer(net, **params):
+    """A learned-graph regularizer with a graph built from the layer on data
+    with two modules, the penalty on at once."""
+    params = {"n_neighbors": 2, "graph_warmup": 0, "alpha": 0.5, **params}
+    reg = GraphRegularizer(net[1], graph="learned", **params)
+    data = _two_module_data().to(net[0].weight.dtype)
+    with torch.no_grad():
+        reg.update_graph(net[1](net[0](data)))
+    return reg
+
+
+@pytest.mark.parametrize("near_share", [0.0, 1.0])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_modules_objective_against_its_formulas(monkeypatch, near_share, weighted):
+    """alpha x (repulsion + 4 varimax + coverage), from np.corrcoef-style
+    correlations and a brute-force far-pair mask; both ways of computing the
+    repulsion (the n x n correlations, or the Gram matrix minus the near pairs),
+    with and without sample weights."""
+    import skgsr.nn
+
+    monkeypatch.setattr(skgsr.nn, "_SPARSE_NEAR_SHARE", near_share)
+    model = _model(width=12).double()
+    reg = _learned_regularizer(model)
+    assert reg._objective[1].sparse == (near_share == 1.0)
+    # a graph with far pairs, so that the repulsion counts
+    assert reg._objective[1].n_far > 0
+    x = torch.randn(
+        40, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(1)
+    )
+    weights = torch.rand(40, dtype=torch.float64) + 0.2 if weighted else None
+    with torch.no_grad():
+        z = model[1](model[0](x))
+    model(x)
+    got = float(reg.penalty(weights, inputs=x).detach())
+    expected = modules_objective_numpy(
+        z.detach().numpy(), x.numpy(), reg.adjacency_, weights
+    )
+    assert got == pytest.approx(0.5 * expected, rel=1e-6)
+    # the smoothing term, weighted 0 by default, against its formula too
+    monkeypatch.setitem(skgsr.nn._MODULES_WEIGHTS, "smoothing", 0.3)
+    model(x)
+    got = float(reg.penalty(weights, inputs=x).detach())
+    expected = modules_objective_numpy(
+        z.detach().numpy(), x.numpy(), reg.adjacency_, weights, smoothing=0.3
+    )
+    assert got == pytest.approx(0.5 * expected, rel=1e-6)
+
+
+def test_modules_objective_is_scale_free_and_trains(batch):
+    """Scaling the layer's output changes nothing (correlations); the gradient
+    reaches the layer's weights."""
+    model = _model(width=12)
+    reg = _learned_regularizer(model)
+    model(batch)
+    value = reg.penalty(inputs=batch)
+    value.backward()
+    assert model[0].weight.grad.abs().sum() > 0
+    with torch.no_grad():
+        z = model[1](model[0](batch))
+    scaled = reg.measure(5.0 * z + 1.0, inputs=batch)
+    assert float(scaled) == pytest.approx(float(value.detach()) / reg.alpha, rel=1e-4)
+
+
+def test_modules_objective_needs_the_inputs(batch):
+    model = _model(width=12)
+    reg = GraphRegularizer(
+        model[1], graph="learned", n_neighbors=2, graph_warmup=3, alpha=0.1
+    )
+    model(batch)
+    # refused from the first step, though the warm-up has no penalty yet
+    with pytest.raises(ValueError, match="penalty\\(inputs=x\\).*model="):
+        reg.penalty()
+    model(batch)
+    with pytest.raises(ValueError, match="inputs has 5 rows but .* saw 20 samples"):
+        reg.penalty(inputs=batch[:5])
+    # at alpha=0 nothing is computed, so nothing is needed
+    reg.alpha = 0.0
+    model(batch)
+    assert float(reg.penalty().detach()) == 0.0
+    # the papers' objective needs none either
+    smooth = GraphRegularizer(
+        nn.Linear(6, 12), graph="learned", learned_objective="smooth", alpha=0.1
+    )
+    smooth._layer(batch)
+    assert float(smooth.penalty()) == 0.0  # in its warm-up
+
+
+def test_modules_objective_reads_the_inputs_of_the_model(batch):
+    """Given model=, the regularizer reads the model's input of each training
+    pass (several passes: concatenated), not of passes under no_grad."""
+    model = _model(width=12)
+    reg = _learned_regularizer(model, model=model)
+    with torch.no_grad():
+        model(torch.randn(7, 6))  # evaluation: ignored
+    model(batch[:12])
+    model(batch[12:])
+    got = float(reg.penalty().detach())
+    with torch.no_grad():
+        z = model[1](model[0](batch))
+    assert got == pytest.approx(float(0.5 * reg.measure(z, inputs=batch)), rel=1e-6)
+    reg.remove()
+    assert not model._forward_pre_hooks
+
+
+def test_smooth_objective_is_the_filter_penalty_on_the_learned_graph(batch):
+    """learned_objective="smooth": alpha x the filter penalty on the learned
+    graph's normalized Laplacian, no inputs."""
+    model = _model(width=12)
+    reg = _learned_regularizer(model, learned_objective="smooth", filter="rayleigh")
+    model(batch)
+    got = float(reg.penalty().detach())
+    z = model[1](model[0](batch)).detach()
+    penalty = GraphPenalty(reg.adjacency_, filter="rayleigh", laplacian="normalized")
+    assert got == pytest.approx(0.5 * float(penalty(z)), rel=1e-6)
+    assert reg._objective is None
+
+
+@pytest.mark.parametrize(
+    "width, expected", [(2, 1), (3, 2), (8, 2), (32, 5), (64, 11), (100, 17)]
+)
+def test_auto_neighbors_is_a_sixth_of_the_width(width, expected):
+    reg = GraphRegularizer(graph="learned", n_nodes=width)
+    assert reg.n_neighbors_ == reg.learned_.n_neighbors == expected
+    fixed = GraphRegularizer(graph="learned", n_nodes=width, n_neighbors=1)
+    assert fixed.n_neighbors_ == 1
+
+
+def test_pair_sums_gradient_is_autograds():
+    """The repulsion's hand-written backward (one product instead of two)
+    against finite differences."""
+    from skgsr.nn import _PairSums
+
+    generator = torch.Generator().manual_seed(0)
+    zs = torch.randn(5, 7, dtype=torch.float64, generator=generator)
+    far = (torch.rand(7, 7, generator=generator) < 0.5).double()
+    far = ((far + far.T) > 0).double()
+    adjacency = torch.rand(7, 7, dtype=torch.float64, generator=generator)
+    adjacency = adjacency + adjacency.T
+    assert torch.autograd.gradcheck(
+        lambda z: _PairSums.apply(z, far, adjacency), (zs.requires_grad_(),)
+    )

@@ -385,6 +385,21 @@ def test_invalid_files_are_refused(edit, message, data, tmp_path):
         skgsr.load(path)
 
 
+def test_learned_graph_modularity_round_trips_and_is_checked(data, tmp_path):
+    est = _fit(GSRAutoencoder, data, graph="learned", graph_warmup=1)
+    assert 0 < est.graph_modularity_ < 1
+    path = tmp_path / "model.skgsr"
+    skgsr.save(est, path)
+    assert skgsr.load(path).graph_modularity_ == est.graph_modularity_
+
+    def edit(document):
+        document["fitted"]["attributes"]["graph_modularity_"] = "0.9"
+
+    _rewrite(path, edit)
+    with pytest.raises(ValueError, match="graph_modularity_ must be a number"):
+        skgsr.load(path)
+
+
 def test_text_and_empty_zip_are_refused(tmp_path):
     text = tmp_path / "notes.txt"
     text.write_text("hello")
