@@ -42,10 +42,17 @@ COMMON_PARAMETERS = """
         ``h * w`` must equal ``n_components``. None infers it (the most square grid
         for ``"grid"`` and ``"torus"``).
     filter : {"laplacian", "rayleigh", "heat", "wavelet", "mexican_hat"} or \
-callable, default="laplacian"
+callable, default="rayleigh"
         The graph filter of the penalty (see :class:`skgsr.penalty.GraphPenalty`).
-    alpha : float, default=1e-3
-        Strength of the graph penalty; 0 trains an unregularized network.
+        The default, with ``filter_center="auto"``, is the centred Rayleigh
+        quotient: scale-free, so the layer cannot lower it by shrinking, and the
+        same ``alpha`` holds on scaled and unscaled data (see :ref:`gsr`).
+        ``filter="laplacian", scale_alpha=False`` is the papers' raw penalty
+        :math:`\alpha\, \mathrm{mean}_b\, x_b^T L x_b`.
+    alpha : float, default=0.1
+        Strength of the graph penalty; 0 trains an unregularized network. With
+        the default filter, 0.1 costs at most a point or two of accuracy and
+        makes the layer clearly smoother; 1 is strong, 0.01 mild.
     scale_alpha : bool, default=True
         Weigh the penalty in the task loss's own unit: the loss is
         ``task_loss + alpha * loss_scale_ * penalty``, with ``loss_scale_`` the
@@ -67,11 +74,13 @@ callable, default="laplacian"
         neurons, Chebyshev above.
     filter_order : int, default=30
         Degree of the Chebyshev approximation.
-    filter_center : bool, default=False
+    filter_center : bool or "auto", default="auto"
         Centre each sample's activations over the neurons before the filter
         (:class:`skgsr.penalty.GraphPenalty` ``center``): with
         ``filter="rayleigh"`` this is the centred, scale-free Rayleigh quotient,
-        blind to a common offset of all neurons.
+        blind to a common offset of all neurons. ``"auto"``: True for
+        ``filter="rayleigh"``, False for every other filter (whose penalties are
+        then the papers').
     n_neighbors : int, default=5
         Neighbours per neuron in the learned graph.
     graph_warmup : int, default=10
