@@ -54,6 +54,7 @@ BASE = {
     "hidden_layer_sizes": (),
     "embedding_activation": "relu",
     "max_iter": 200,
+    "filter": "laplacian",  # the default when this study was run
 }
 CONFIGS = {
     "alpha=0": {"alpha": 0.0},

@@ -48,7 +48,7 @@ callable, default="rayleigh"
         quotient: scale-free, so the layer cannot lower it by shrinking, and the
         same ``alpha`` holds on scaled and unscaled data (see :ref:`gsr`).
         ``filter="laplacian", scale_alpha=False`` is the papers' raw penalty
-        :math:`\alpha\, \mathrm{mean}_b\, x_b^T L x_b`.
+        :math:`\\alpha\\, \\mathrm{mean}_b\\, x_b^T L x_b`.
     alpha : float, default=0.1
         Strength of the graph penalty; 0 trains an unregularized network. With
         the default filter, 0.1 costs at most a point or two of accuracy and

@@ -129,7 +129,9 @@ class GraphFeatureNamesMixin:
         ...                     random_state=0).fit(X)
         >>> ae.get_feature_names_out().tolist()
         ['gsr_r0_c0', 'gsr_r0_c1', 'gsr_r0_c2', 'gsr_r1_c0', 'gsr_r1_c1', 'gsr_r1_c2']
-        >>> ae.set_params(graph="ring").fit(X).get_feature_names_out()[:3].tolist()
+        >>> ae.set_params(graph="ring", graph_shape=None).fit(X)  # doctest: +ELLIPSIS
+        GSRAutoencoder(...)
+        >>> ae.get_feature_names_out()[:3].tolist()
         ['gsr_0', 'gsr_1', 'gsr_2']
         """
         check_is_fitted(self, ("graph_shape_", "feature_graph_"))

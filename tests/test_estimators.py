@@ -255,26 +255,36 @@ def test_sample_weight_zero_ignores_samples(digits):
 
 # --------------------------------------------------------------- regularizer
 def test_regularizer_smooths_the_autoencoder_layer(digits):
-    """Digits, 8x8 grid: alpha=1e-3 lowers the scale-free Dirichlet energy 2.5x+
-    at nearly the same reconstruction error.
+    """Digits, 8x8 grid: the default penalty (centred Rayleigh quotient,
+    alpha=0.1 in the loss's unit) lowers the scale-free Dirichlet energy 10x+,
+    the papers' raw Laplacian penalty at alpha=1e-3 2.5x+, each at a
+    reconstruction error within 1.5x of alpha=0.
 
-    Measured (40 epochs, seed 0): centred Rayleigh quotient 3.70 at alpha=0 vs
-    1.30 at alpha=1e-3 (random arrangement: 3.56); reconstruction MSE 0.0030 vs
-    0.0032.
+    Measured (40 epochs, seed 0): centred Rayleigh quotient 3.70 at alpha=0,
+    0.29 with the defaults and 1.30 with the raw Laplacian (random arrangement:
+    3.56); reconstruction MSE 0.0030, 0.0038 and 0.0032.
     """
     X, _ = digits
     L = laplacian(make_graph("grid", (8, 8))).toarray()
     plain = GSRAutoencoder(alpha=0.0, max_iter=40, random_state=0).fit(X)
-    smooth = GSRAutoencoder(alpha=1e-3, max_iter=40, random_state=0).fit(X)
+    default = GSRAutoencoder(max_iter=40, random_state=0).fit(X)
+    raw = GSRAutoencoder(
+        filter="laplacian", alpha=1e-3, scale_alpha=False, max_iter=40, random_state=0
+    ).fit(X)
     e_plain = centred_rayleigh(plain.transform(X), L)
-    e_smooth = centred_rayleigh(smooth.transform(X), L)
-    assert e_plain > 2.5 * e_smooth, (e_plain, e_smooth)
-    # the reconstruction stays in the same regime (far below the mean-image MSE
-    # of 0.107)
-    assert -smooth.score(X) < 1.5 * -plain.score(X)
-    assert -smooth.score(X) < 0.01
-    # the penalty curve reports what the penalty is
-    assert smooth.penalty_curve_[-1] < plain.penalty_curve_[-1]
+    e_default = centred_rayleigh(default.transform(X), L)
+    e_raw = centred_rayleigh(raw.transform(X), L)
+    assert e_plain > 10 * e_default, (e_plain, e_default)
+    assert e_plain > 2.5 * e_raw, (e_plain, e_raw)
+    for smooth in (default, raw):
+        # the reconstruction stays in the same regime (far below the mean-image
+        # MSE of 0.107)
+        assert -smooth.score(X) < 1.5 * -plain.score(X)
+        assert -smooth.score(X) < 0.01
+        # the penalty curve reports what the penalty is
+        assert smooth.penalty_curve_[-1] < plain.penalty_curve_[-1]
+    # the default's penalty is the centred Rayleigh quotient itself
+    assert default.penalty_curve_[-1] == pytest.approx(e_default, rel=0.05)
 
 
 def test_regularizer_smooths_the_classifier_layer_at_equal_accuracy(digits):
@@ -521,17 +531,20 @@ def test_partial_fit_number_of_features_must_match(digits):
 
 
 def test_verbose_prints_one_line_per_epoch(digits):
+    """verbose=2 prints the table: a header, one row per epoch, a summary."""
     X, y = digits
     out = io.StringIO()
     with redirect_stdout(out):
-        GSRClassifier(max_iter=4, verbose=1, random_state=0, early_stopping=True).fit(
+        GSRClassifier(max_iter=4, verbose=2, random_state=0, early_stopping=True).fit(
             X[:300], y[:300]
         )
     lines = [line for line in out.getvalue().splitlines() if line.strip()]
-    assert lines[0].split()[:3] == ["epoch", "loss", "penalty"]
+    assert lines[0].split()[:5] == ["epoch", "loss", "task", "loss", "penalty"]
     epochs = [line for line in lines[1:] if line.split()[0].isdigit()]
     assert [int(line.split()[0]) for line in epochs] == [1, 2, 3, 4]
-    assert all(line.endswith("s") for line in epochs)
+    # the time column closes each row (the graph column is empty on a fixed graph)
+    assert all(line.rstrip().endswith("s") for line in epochs)
+    assert lines[-1].startswith("GSRClassifier: 4 epoch(s) in ")
 
 
 def test_keyboard_interrupt_keeps_last_finished_epoch(digits, monkeypatch):
@@ -670,10 +683,12 @@ def test_warm_start_follows_changed_filter_and_graph(digits):
     clf.fit(X[:300], y[:300])
     first_penalty = clf.penalty_
     clf.fit(X[:300], y[:300])
-    assert clf.penalty_.filter == "laplacian" and clf.penalty_ is not first_penalty
+    assert clf.penalty_.filter == "rayleigh" and clf.penalty_ is not first_penalty
+    assert clf.penalty_.center  # filter_center="auto" centres the Rayleigh quotient
     clf.set_params(filter="heat", graph="torus")
     clf.fit(X[:300], y[:300])
     assert clf.penalty_.filter == "heat" and clf.penalty_.method_ == "exact"
+    assert not clf.penalty_.center  # ... and no other filter
     assert clf.feature_graph_.nnz // 2 == 128  # the 8x8 torus
     assert clf.n_iter_ == 6
     with pytest.raises(ValueError, match="n_components"):
