@@ -46,6 +46,7 @@ for head in ("dense", "conv"):
             n_components=64,
             graph="grid",
             head=head,
+            filter="laplacian",
             alpha=alpha,
             max_iter=30,
             random_state=0,

@@ -61,7 +61,8 @@ X_train, X_test, y_train, y_test = train_test_split(
 GRID = make_graph("grid", (8, 8))
 
 plain = GSRClassifier(alpha=0.0, max_iter=60, random_state=0).fit(X_train, y_train)
-gsr = GSRClassifier(alpha=0.1, max_iter=60, random_state=0).fit(X_train, y_train)
+gsr = GSRClassifier(filter="laplacian", alpha=0.1, max_iter=60, random_state=0)
+gsr.fit(X_train, y_train)
 H = plain.transform(X_test).astype(np.float64)
 H_gsr = gsr.transform(X_test).astype(np.float64)
 print(

@@ -42,7 +42,7 @@ X_train, X_test, y_train, y_test = train_test_split(
 # -----------
 # The same network and seed for each pair; only ``alpha`` differs. ``alpha=0``
 # trains without the penalty (the grid is then only used to draw the maps).
-common = dict(n_components=64, graph="grid", random_state=0)
+common = dict(n_components=64, graph="grid", filter="laplacian", random_state=0)
 models = {
     "autoencoder, no penalty": GSRAutoencoder(alpha=0.0, max_iter=60, **common),
     "autoencoder, GSR": GSRAutoencoder(alpha=1e-2, max_iter=60, **common),

@@ -65,6 +65,7 @@ common = dict(
     graph="tree",
     hidden_layer_sizes=(),
     embedding_activation="relu",
+    filter="laplacian",
     max_iter=200,
 )
 CONFIGS = {
