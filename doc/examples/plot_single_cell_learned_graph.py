@@ -50,12 +50,15 @@ print(f"{X.shape[0]} cells x {X.shape[1]} genes, {len(set(cell_types))} cell typ
 # learned graph (correlation kNN with 5 neighbours, Gaussian weights,
 # normalized Laplacian) were chosen by module recovery on synthetic data with
 # known modules (``benchmarks/bench_learned_graph_recovery.py``). ``alpha=0.1``
-# is in the range where that study recovered modules best; a much smaller alpha
-# leaves the graph to the unregularized network's co-activations.
+# with the Laplacian filter is in the range where that study recovered modules
+# best (the estimators' default filter, the centred Rayleigh quotient, recovered
+# far fewer there); a much smaller alpha leaves the graph to the unregularized
+# network's co-activations.
 ae = GSRAutoencoder(
     n_components=32,
     hidden_layer_sizes=(128,),
     graph="learned",
+    filter="laplacian",
     alpha=0.1,
     max_iter=60,
     batch_size=64,
@@ -69,6 +72,7 @@ plain = GSRAutoencoder(
     n_components=32,
     hidden_layer_sizes=(128,),
     graph="learned",
+    filter="laplacian",
     alpha=0.0,
     max_iter=60,
     batch_size=64,
