@@ -873,10 +873,10 @@ class BaseGSR(TransformerMixin, BaseEstimator):
         inactive = regularizer.inactive_neurons_
         rebuilt = regularizer.learned_.n_updates > updates_at_start
         # at alpha=0 the graph penalizes nothing: its isolated nodes change nothing;
-        # a few dead ReLUs are common in any network (1-3 of 64 in a default fit)
-        # and change little: warn when they are a tenth of the layer or more
-        many = inactive.size >= 0.1 * regularizer.n_nodes_
-        if rebuilt and many and self.alpha > 0:
+        # a few dead ReLUs are common (1-3 of 64 in the default fits of a grid
+        # search on breast cancer) and change little: warn when they are a
+        # tenth of the layer or more (inactive_neurons_ is None until a rebuild)
+        if rebuilt and self.alpha > 0 and inactive.size >= 0.1 * regularizer.n_nodes_:
             warn(
                 f"{inactive.size} of {self.n_components} structured neurons "
                 "did not vary over the samples encoded for the last learned graph "
