@@ -49,6 +49,8 @@ callable, default="rayleigh"
         same ``alpha`` holds on scaled and unscaled data (see :ref:`gsr`).
         ``filter="laplacian", scale_alpha=False`` is the papers' raw penalty
         :math:`\\alpha\\, \\mathrm{mean}_b\\, x_b^T L x_b`.
+        With ``graph="learned"`` prefer ``filter="laplacian"``: it recovered
+        modules of features far better there (:ref:`learned_graph`).
     alpha : float, default=0.1
         Strength of the graph penalty; 0 trains an unregularized network. With
         the default filter, 0.1 costs at most a point or two of accuracy and

@@ -167,7 +167,7 @@ ax.legend(frameon=False)
 # settled: the penalty reinforces co-activation modules that training alone
 # had begun to form. Without it, the same first graph scores low against the
 # final modules because the neurons keep changing what they encode, and no
-# graph of the unregularized run recovers its modules (ARI at most 0.30 in
+# graph of the unregularized run recovers its modules (ARI at most 0.34 in
 # this run).
 #
 # Three snapshots of the regularized model's graph: the first (built from the
