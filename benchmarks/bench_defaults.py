@@ -51,8 +51,8 @@ combinatorial Laplacian) and ``N_b = ||x~_b||^2``:
 
 ``pooled``, ``batch`` and ``running`` are prototypes (a subclass in this
 script); means over the batch are weighted by ``sample_weight`` when given.
-The other forms are the library's own parameters (``LIBRARY_FORMS``). Run from the repository root
-(with ``PYTHONPATH=.``)::
+The other forms are the library's own parameters (``LIBRARY_FORMS``). Run from
+the repository root (with ``PYTHONPATH=.``)::
 
     python benchmarks/bench_defaults.py --part init --seeds $(seq 100 104)
     python benchmarks/bench_defaults.py --part unscaled --seeds $(seq 100 104)
@@ -856,9 +856,7 @@ def part_verify_grid(config, seeds):
                 "task": task,
                 "alpha": alpha,
                 "accuracy": summary([res[s][0] for s in seeds]),
-                "accuracy_difference": summary(
-                    [res[s][0] - base[s][0] for s in seeds]
-                ),
+                "accuracy_difference": summary([res[s][0] - base[s][0] for s in seeds]),
                 "smoothness": summary([res[s][1] for s in seeds]),
                 "deviation_smoothness": summary([res[s][2] for s in seeds]),
             }
