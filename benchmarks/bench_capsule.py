@@ -156,7 +156,8 @@ def path_across_capsules(n_classes, dim):
 
 
 def configurations(quick, variants=False):
-    base = {"head": "capsule", "graph": "capsules"}
+    # the raw Laplacian penalty, the default when this study was run
+    base = {"head": "capsule", "graph": "capsules", "filter": "laplacian"}
     if quick:
         base.update(capsule_dim=4, primary_capsules=(8, 4), hidden_layer_sizes=(32,))
         return {"alpha=0": {**base, "alpha": 0.0}, "gsr": {**base, "alpha": 0.3}}

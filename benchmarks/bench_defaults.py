@@ -47,12 +47,12 @@ combinatorial Laplacian) and ``N_b = ||x~_b||^2``:
 
 - ``rayleigh_unit``: ``rayleigh`` times the loss of a constant prediction, the
   mean variance of the reconstructed features (autoencoder) or of the targets
-  (regressor); 1 for a classifier (``task_unit``).
+  (regressor); 1 for a classifier: the library's ``scale_alpha=True``.
 
-``pooled``, ``batch``, ``running`` and ``rayleigh_unit`` are prototypes
-(subclasses in this script); means over the batch are weighted by
-``sample_weight`` when given. Run from the repository root
-(with ``PYTHONPATH=.``)::
+``pooled``, ``batch`` and ``running`` are prototypes (a subclass in this
+script); means over the batch are weighted by ``sample_weight`` when given.
+The other forms are the library's own parameters (``LIBRARY_FORMS``). Run from
+the repository root (with ``PYTHONPATH=.``)::
 
     python benchmarks/bench_defaults.py --part init --seeds $(seq 100 104)
     python benchmarks/bench_defaults.py --part unscaled --seeds $(seq 100 104)
@@ -95,6 +95,10 @@ FULL = {
     "unit_tasks": ("ae_digits_x16", "ae_breast", "reg_diabetes"),
     "unit_forms": ("laplacian", "rayleigh", "rayleigh_unit"),
     "unit_alphas": (1e-4, 1e-3, 1e-2, 1e-1, 1.0),
+    "verify_tasks": ("digits", "breast", "digits_1024"),
+    "verify_ae_alphas": (1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0),
+    "verify_ae_raw_alphas": (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1),
+    "convergence_data": ("digits", "breast", "wine", "breast_raw", "wine_raw"),
 }
 QUICK = {
     "init_epochs": (2,),
@@ -111,6 +115,10 @@ QUICK = {
     "unit_tasks": ("ae_digits", "reg_diabetes"),
     "unit_forms": ("rayleigh_unit",),
     "unit_alphas": (1e-2,),
+    "verify_tasks": ("breast",),
+    "verify_ae_alphas": (0.1,),
+    "verify_ae_raw_alphas": (1e-3,),
+    "convergence_data": ("wine",),
 }
 
 
@@ -166,33 +174,6 @@ def normalized_penalty_class():
     return NormalizedPenalty
 
 
-def unit_penalty_class():
-    """``GraphPenalty`` times a constant ``unit`` (see ``task_unit``)."""
-    from skgsr.penalty import GraphPenalty
-
-    class UnitPenalty(GraphPenalty):
-        def __init__(self, adjacency, unit, **kwargs):
-            super().__init__(adjacency, **kwargs)
-            self.unit = unit
-
-        def forward(self, x, sample_weight=None):
-            return self.unit * super().forward(x, sample_weight)
-
-    return UnitPenalty
-
-
-def task_unit(estimator, X, y):
-    """The task loss of a constant prediction: the mean variance of the
-    reconstructed features (autoencoder) or of the targets (regressor); 1 for
-    a classifier, whose cross-entropy has no unit."""
-    from sklearn.base import is_classifier
-
-    if is_classifier(estimator):
-        return 1.0
-    target = X if y is None else np.asarray(y, dtype=np.float64).reshape(len(y), -1)
-    return float(np.var(target, axis=0).mean())
-
-
 def reinitialize(module, init, activation):
     """``init="torch"``: PyTorch's default initialization of every layer;
     ``"sklearn"``: scikit-learn MLP's (weights and biases uniform in
@@ -215,34 +196,23 @@ def reinitialize(module, init, activation):
 
 
 def with_form(Estimator, form, init=None):
-    """``Estimator`` with the penalty ``form`` (``FORMS``, or ``"rayleigh_unit"``:
-    the centred Rayleigh quotient times :func:`task_unit`) and, with ``init``,
-    another initialization than the library's (:func:`reinitialize`)."""
+    """``Estimator`` with the prototype penalty ``form`` (``"pooled"``,
+    ``"batch"`` or ``"running"``, see ``FORMS``) in place of the library's, and,
+    with ``init``, another initialization than the library's
+    (:func:`reinitialize`). The library's own forms need no subclass."""
     Penalty = normalized_penalty_class()
-    UnitPenalty = unit_penalty_class()
 
     class Variant(Estimator):
-        def _validate_fit_data(self, X, y, reset):
-            X, y = super()._validate_fit_data(X, y, reset)
-            if form.endswith("_unit") and (reset or not hasattr(self, "unit_")):
-                self.unit_ = task_unit(self, X, y)
-            return X, y
-
-        def _make_penalty(self, adjacency, lmax=None):
-            if form in ("laplacian", "rayleigh"):
-                return super()._make_penalty(adjacency, lmax)
-            if form == "rayleigh_unit":
-                return UnitPenalty(
-                    adjacency,
-                    self.unit_,
-                    filter="rayleigh",
-                    center=True,
-                    laplacian=self._resolved_laplacian(),
-                    lmax=lmax,
+        def _regularizer(self):
+            regularizer = super()._regularizer()
+            if form in PROTOTYPES:
+                # the same graph and Laplacian, the prototype's penalty
+                regularizer.penalty_ = Penalty(
+                    regularizer.penalty_.adjacency,
+                    form,
+                    laplacian=regularizer.laplacian_kind(),
                 )
-            return Penalty(
-                adjacency, form, laplacian=self._resolved_laplacian(), lmax=lmax
-            )
+            return regularizer
 
         def _initialize_module(self, *args):
             module = super()._initialize_module(*args)
@@ -254,10 +224,22 @@ def with_form(Estimator, form, init=None):
     return Variant
 
 
+# The library's parameters of each form. The study ran before ``scale_alpha``:
+# its ``laplacian``, ``rayleigh`` and prototype forms weigh the raw penalty;
+# ``rayleigh_unit`` (then a prototype) is the library's ``scale_alpha=True``.
+LIBRARY_FORMS = {
+    "laplacian": dict(filter="laplacian", filter_center=False, scale_alpha=False),
+    "rayleigh": dict(filter="rayleigh", filter_center=True, scale_alpha=False),
+    "rayleigh_unit": dict(filter="rayleigh", filter_center=True, scale_alpha=True),
+}
+PROTOTYPES = ("pooled", "batch", "running")
+
+
 def make_gsr(Estimator, form="laplacian", init=None, **params):
-    if form == "rayleigh":
-        params.update(filter="rayleigh", filter_center=True)
+    params = {**LIBRARY_FORMS.get(form, dict(scale_alpha=False)), **params}
     params.setdefault("device", "cpu")
+    if form not in PROTOTYPES and init is None:
+        return Estimator(**params)
     return with_form(Estimator, form, init)(**params)
 
 
@@ -773,12 +755,274 @@ def _unit_line(r):
     )
 
 
+# --------------------------------------------------------------------------- #
+# Parts 6-10: the library's defaults, verified (no subclass)
+# --------------------------------------------------------------------------- #
+# The former defaults and the new ones, as the library's own parameters.
+OLD_DEFAULTS = dict(filter="laplacian", alpha=1e-3, scale_alpha=False)
+CONTENDERS = {
+    "alpha=0": dict(alpha=0.0),
+    "default": {},
+    "old default": OLD_DEFAULTS,
+}
+
+
+def deviation_smoothness(Z, graph):
+    """Smoothness score of what varies across samples: ``Z`` minus its mean
+    over the samples (the mean map, shared by every sample, can be made smooth
+    and large to lower a per-sample scale-free penalty without organizing what
+    distinguishes the samples)."""
+    from skgsr.metrics import smoothness_score
+
+    Z = np.asarray(Z, dtype=np.float64)
+    return smoothness_score(Z - Z.mean(axis=0), graph)
+
+
+def part_verify_unscaled(config, seeds):
+    """Unscaled breast cancer and wine, 3-fold CV (scikit-learn's
+    ``cross_val_score``), the library's ``GSRClassifier()`` with its default
+    training against ``alpha=0`` and the former defaults, seed by seed."""
+    from sklearn.model_selection import cross_val_score
+
+    from skgsr import GSRClassifier
+
+    rows = []
+    for data in ("breast_raw", "wine_raw"):
+        X, y = load(data)
+        base = None
+        for name, params in CONTENDERS.items():
+            scores = []
+            for seed in seeds:
+                est = GSRClassifier(random_state=seed, **params)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    scores.append(cross_val_score(est, X, y, cv=3).mean())
+            base = scores if base is None else base
+            rows.append(
+                {
+                    "data": data,
+                    "contender": name,
+                    "params": {k: v for k, v in params.items()},
+                    "accuracy": summary(scores),
+                    "difference": summary(np.subtract(scores, base)),
+                }
+            )
+            a, d = rows[-1]["accuracy"], rows[-1]["difference"]
+            print(
+                f"{data:>10} {name:>11}  acc {a['mean']:.3f} (min {a['min']:.3f}) "
+                f" vs alpha=0 {d['mean']:+.3f} (worst {d['min']:+.3f})  "
+                f"{np.round(a['values'], 3).tolist()}",
+                flush=True,
+            )
+    return rows
+
+
+def part_verify_grid(config, seeds):
+    """One alpha grid with the library's default penalty (3-fold CV, 50
+    epochs): accuracy, per-sample smoothness and the smoothness of what varies
+    across samples (:func:`deviation_smoothness`) of the held-out folds."""
+    from sklearn.model_selection import StratifiedKFold
+
+    from skgsr import GSRClassifier
+    from skgsr.metrics import smoothness_score
+
+    rows = []
+    for task in config["verify_tasks"]:
+        X, y = load(task)
+        width = 1024 if task.endswith("1024") else 64
+        folds = list(StratifiedKFold(3).split(X, y))
+
+        def run(alpha, seed, X=X, y=y, width=width, folds=folds):
+            acc, smooth, deviation = [], [], []
+            for train, test in folds:
+                est = GSRClassifier(
+                    alpha=alpha,
+                    n_components=width,
+                    random_state=seed,
+                    device="cpu",
+                    **fixed_epochs(config["grid_epochs"]),
+                )
+                quiet_fit(est, X[train], y[train])
+                acc.append(est.score(X[test], y[test]))
+                Z = est.transform(X[test])
+                smooth.append(smoothness_score(Z, est.feature_graph_))
+                deviation.append(deviation_smoothness(Z, est.feature_graph_))
+            return np.mean(acc), np.mean(smooth), np.mean(deviation)
+
+        base = {s: run(0.0, s) for s in seeds}
+        for alpha in (0.0, *config["grid_alphas"]):
+            res = base if alpha == 0 else {s: run(alpha, s) for s in seeds}
+            row = {
+                "task": task,
+                "alpha": alpha,
+                "accuracy": summary([res[s][0] for s in seeds]),
+                "accuracy_difference": summary([res[s][0] - base[s][0] for s in seeds]),
+                "smoothness": summary([res[s][1] for s in seeds]),
+                "deviation_smoothness": summary([res[s][2] for s in seeds]),
+            }
+            rows.append(row)
+            print(
+                f"{task:>11} {alpha:>6g}  acc {row['accuracy']['mean']:.3f} "
+                f"({row['accuracy_difference']['mean']:+.3f}, worst "
+                f"{row['accuracy_difference']['min']:+.3f})  smooth "
+                f"{row['smoothness']['mean']:.2f} (min {row['smoothness']['min']:.2f})"
+                f"  deviations {row['deviation_smoothness']['mean']:.2f} "
+                f"(min {row['deviation_smoothness']['min']:.2f})",
+                flush=True,
+            )
+    return rows
+
+
+def part_verify_autoencoder(config, seeds):
+    """The digits autoencoder (40 epochs, two thirds to train, the held-out
+    third measured): the library's default penalty and the raw Laplacian
+    (``filter="laplacian", scale_alpha=False``) along one alpha grid each;
+    scale-free energy and MSE as ratios to ``alpha=0`` of the same seed."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    from skgsr import GSRAutoencoder
+
+    X = load_digits().data / 16.0
+    X_train, X_test = train_test_split(X, test_size=1 / 3, random_state=0)
+
+    def run(params, seed):
+        ae = GSRAutoencoder(
+            random_state=seed,
+            device="cpu",
+            **params,
+            **fixed_epochs(config["ae_epochs"]),
+        )
+        quiet_fit(ae, X_train)
+        smooth, energy = layer_scores(ae, X_test)
+        deviation = deviation_smoothness(ae.transform(X_test), ae.feature_graph_)
+        return -ae.score(X_test), energy, smooth, deviation
+
+    base = {s: run(dict(alpha=0.0), s) for s in seeds}
+    rows = []
+    forms = {
+        "default": ({}, config["verify_ae_alphas"]),
+        "laplacian (raw)": (
+            dict(filter="laplacian", scale_alpha=False),
+            config["verify_ae_raw_alphas"],
+        ),
+    }
+    for form, (params, alphas) in forms.items():
+        for alpha in alphas:
+            res = {s: run({**params, "alpha": alpha}, s) for s in seeds}
+            row = {
+                "form": form,
+                "alpha": alpha,
+                "mse": summary([res[s][0] for s in seeds]),
+                "mse_ratio": summary([res[s][0] / base[s][0] for s in seeds]),
+                "energy_ratio": summary([res[s][1] / base[s][1] for s in seeds]),
+                "smoothness": summary([res[s][2] for s in seeds]),
+                "deviation_smoothness": summary([res[s][3] for s in seeds]),
+            }
+            rows.append(row)
+            print(
+                f"{form:>15} {alpha:>6g}  mse x{row['mse_ratio']['mean']:.2f} "
+                f"(max {row['mse_ratio']['max']:.2f})  energy "
+                f"x{row['energy_ratio']['mean']:.2f} (max "
+                f"{row['energy_ratio']['max']:.2f})  smooth "
+                f"{row['smoothness']['mean']:.2f}  deviations "
+                f"{row['deviation_smoothness']['mean']:.2f}",
+                flush=True,
+            )
+    rows.append({"form": "alpha=0", "mse": summary([base[s][0] for s in seeds])})
+    return rows
+
+
+def part_convergence(config, seeds):
+    """Do default fits stop on their own? ``GSRClassifier()`` (and
+    ``alpha=0``) against ``MLPClassifier((128, 64))``, whole data sets, default
+    training: epochs run and whether a ConvergenceWarning came."""
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+
+    from skgsr import GSRClassifier
+
+    rows = []
+    for data in config["convergence_data"]:
+        X, y = load(data)
+        models = {
+            "mlp": lambda s: MLPClassifier((128, 64), random_state=s),
+            "alpha=0": lambda s: GSRClassifier(alpha=0.0, random_state=s),
+            "default": lambda s: GSRClassifier(random_state=s),
+            "default, max_iter=200": lambda s: GSRClassifier(
+                max_iter=200, random_state=s
+            ),
+        }
+        for name, make in models.items():
+            epochs, warned = [], []
+            for seed in seeds:
+                with warnings.catch_warnings(record=True) as record:
+                    warnings.simplefilter("always")
+                    est = make(seed).fit(X, y)
+                epochs.append(est.n_iter_)
+                warned.append(
+                    any(issubclass(w.category, ConvergenceWarning) for w in record)
+                )
+            rows.append(
+                {"data": data, "model": name, "epochs": epochs, "warned": warned}
+            )
+            print(
+                f"{data:>10} {name:>22}  epochs {epochs}  ConvergenceWarning "
+                f"{sum(warned)}/{len(seeds)}",
+                flush=True,
+            )
+    return rows
+
+
+def part_warnings(config, seeds):
+    """The warnings of a 27-fit ``GridSearchCV`` with default settings:
+    ``alpha`` in {0.01, 0.1, 1} x ``graph`` in {grid, ring, learned}, cv=3, on
+    standardized breast cancer (and the refit)."""
+    import collections
+
+    from sklearn.model_selection import GridSearchCV
+
+    from skgsr import GSRClassifier
+
+    X, y = load("breast")
+    rows = []
+    for seed in seeds:
+        search = GridSearchCV(
+            GSRClassifier(random_state=seed),
+            {"alpha": [0.01, 0.1, 1.0], "graph": ["grid", "ring", "learned"]},
+            cv=3,
+        )
+        start = time.perf_counter()
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            search.fit(X, y)
+        kinds = collections.Counter(
+            f"{w.category.__name__}: {str(w.message)[:70]}" for w in record
+        )
+        rows.append(
+            {
+                "seed": seed,
+                "n_warnings": len(record),
+                "warnings": dict(kinds),
+                "best_params": search.best_params_,
+                "seconds": time.perf_counter() - start,
+            }
+        )
+        print(f"seed {seed}: {len(record)} warnings {dict(kinds)}", flush=True)
+    return rows
+
+
 PARTS = {
     "init": part_init,
     "unscaled": part_unscaled,
     "grid": part_grid,
     "autoencoder": part_autoencoder,
     "units": part_units,
+    "verify_unscaled": part_verify_unscaled,
+    "verify_grid": part_verify_grid,
+    "verify_autoencoder": part_verify_autoencoder,
+    "convergence": part_convergence,
+    "warnings": part_warnings,
 }
 
 
@@ -799,6 +1043,7 @@ def main(argv=None):
     config = dict(QUICK if args.quick else FULL)
     if args.tasks:
         config["grid_tasks"] = config["unit_tasks"] = tuple(args.tasks)
+        config["verify_tasks"] = tuple(args.tasks)
     seeds = args.seeds[:1] if args.quick else args.seeds
     from sklearn.exceptions import ConvergenceWarning
 

@@ -202,6 +202,7 @@ def skgsr_fit(X, y, epochs, seed, alpha):
         hidden_layer_sizes=(HIDDEN,),
         n_components=N_COMPONENTS,
         graph="grid",
+        filter="laplacian",  # the same penalty as plain_grid's
         alpha=alpha,
         batch_size=BATCH_SIZE,
         learning_rate_init=LEARNING_RATE,

@@ -54,6 +54,9 @@ BASE = {
     "hidden_layer_sizes": (),
     "embedding_activation": "relu",
     "max_iter": 200,
+    # the raw Laplacian penalty, the default when this study was run
+    "filter": "laplacian",
+    "scale_alpha": False,
 }
 CONFIGS = {
     "alpha=0": {"alpha": 0.0},

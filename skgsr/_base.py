@@ -150,14 +150,14 @@ class BaseGSR(FittedNetworkMixin, TransformerMixin, BaseEstimator):
         encoder=None,
         graph="grid",
         graph_shape=None,
-        filter="laplacian",
-        alpha=1e-3,
+        filter="rayleigh",
+        alpha=0.1,
         scale_alpha=True,
         laplacian="auto",
         filter_scale=None,
         filter_method="auto",
         filter_order=30,
-        filter_center=False,
+        filter_center="auto",
         n_neighbors="auto",
         graph_warmup=10,
         graph_update_interval=5,
@@ -170,7 +170,7 @@ class BaseGSR(FittedNetworkMixin, TransformerMixin, BaseEstimator):
         solver="adam",
         learning_rate_init=1e-3,
         batch_size="auto",
-        max_iter=200,
+        max_iter=500,
         tol=1e-4,
         n_iter_no_change=10,
         early_stopping=False,
@@ -758,8 +758,11 @@ class BaseGSR(FittedNetworkMixin, TransformerMixin, BaseEstimator):
             )
         inactive = regularizer.inactive_neurons_
         rebuilt = regularizer.learned_.n_updates > updates_at_start
-        # at alpha=0 the graph penalizes nothing: its isolated nodes change nothing
-        if rebuilt and inactive.size and self.alpha > 0:
+        # at alpha=0 the graph penalizes nothing: its isolated nodes change nothing;
+        # a few dead ReLUs are common (1-3 of 64 in the default fits of a grid
+        # search on breast cancer) and change little: warn when they are a
+        # tenth of the layer or more (inactive_neurons_ is None until a rebuild)
+        if rebuilt and self.alpha > 0 and inactive.size >= 0.1 * regularizer.n_nodes_:
             warn(
                 f"{inactive.size} of {self.n_components} structured neurons "
                 "did not vary over the samples encoded for the last learned graph "

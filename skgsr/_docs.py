@@ -42,10 +42,21 @@ COMMON_PARAMETERS = """
         ``h * w`` must equal ``n_components``. None infers it (the most square grid
         for ``"grid"`` and ``"torus"``).
     filter : {"laplacian", "rayleigh", "heat", "wavelet", "mexican_hat"} or \
-callable, default="laplacian"
+callable, default="rayleigh"
         The graph filter of the penalty (see :class:`skgsr.penalty.GraphPenalty`).
-    alpha : float, default=1e-3
-        Strength of the graph penalty; 0 trains an unregularized network.
+        The default, with ``filter_center="auto"``, is the centred Rayleigh
+        quotient: scale-free, so the layer cannot lower it by shrinking, and the
+        same ``alpha`` holds on scaled and unscaled data (see :ref:`gsr`).
+        ``filter="laplacian", scale_alpha=False`` is the papers' raw penalty
+        :math:`\\alpha\\, \\mathrm{mean}_b\\, x_b^T L x_b`.
+        With ``graph="learned"`` and ``learned_objective="smooth"`` prefer
+        ``filter="laplacian"``: it recovered modules of features far better
+        there (:ref:`learned_graph`); the default ``learned_objective`` does
+        not use the filter.
+    alpha : float, default=0.1
+        Strength of the graph penalty; 0 trains an unregularized network. With
+        the default filter, 0.1 costs at most a point or two of accuracy and
+        makes the layer clearly smoother; 1 is strong, 0.01 mild.
     scale_alpha : bool, default=True
         Weigh the penalty in the task loss's own unit: the loss is
         ``task_loss + alpha * loss_scale_ * penalty``, with ``loss_scale_`` the
@@ -67,11 +78,13 @@ callable, default="laplacian"
         neurons, Chebyshev above.
     filter_order : int, default=30
         Degree of the Chebyshev approximation.
-    filter_center : bool, default=False
+    filter_center : bool or "auto", default="auto"
         Centre each sample's activations over the neurons before the filter
         (:class:`skgsr.penalty.GraphPenalty` ``center``): with
         ``filter="rayleigh"`` this is the centred, scale-free Rayleigh quotient,
-        blind to a common offset of all neurons.
+        blind to a common offset of all neurons. ``"auto"``: True for
+        ``filter="rayleigh"``, False for every other filter (whose penalties are
+        then the papers').
     n_neighbors : int or "auto", default="auto"
         Neighbours per neuron in the learned graph. ``"auto"``: a sixth of the
         structured layer, ``round(n_components / 6)`` within ``[2, n_components
@@ -121,8 +134,12 @@ callable, default="laplacian"
         Learning rate.
     batch_size : int or "auto", default="auto"
         Minibatch size; ``"auto"`` is ``min(200, n_samples)``.
-    max_iter : int, default=200
-        Maximum number of epochs.
+    max_iter : int, default=500
+        Maximum number of epochs. Most fits stop earlier, by ``tol`` and
+        ``n_iter_no_change`` (scikit-learn's MLP rule); the graph penalty slows
+        that convergence (on small data sets the default penalty needs 190-420
+        epochs where ``alpha=0`` needs 110-160), hence a larger limit than
+        :class:`~sklearn.neural_network.MLPClassifier`'s 200.
     tol : float, default=1e-4
         Minimum improvement of the training loss (or of the validation score with
         ``early_stopping``) that resets the patience counter.
@@ -190,7 +207,8 @@ FITTED_ATTRIBUTES = """
         With ``graph="learned"``: the structured neurons whose activation did not
         vary over the samples encoded for the last graph (dead units, see
         :func:`skgsr.graphs.inactive_neurons`); they are isolated nodes of
-        ``feature_graph_`` and a warning names them.
+        ``feature_graph_``, and a warning names them when they are a tenth of
+        the layer or more (a few dead ReLUs are common and change little).
     validation_scores_ : list of float or None
         Validation score per epoch with ``early_stopping``, else None.
     best_validation_score_ : float or None

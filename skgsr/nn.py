@@ -51,7 +51,7 @@ PARAMETER_CONSTRAINTS = {
     "filter_scale": [None, Interval(Real, 0, None, closed="neither"), "array-like"],
     "filter_method": [StrOptions({"auto", "exact", "chebyshev"})],
     "filter_order": [Interval(Integral, 1, None, closed="left")],
-    "filter_center": ["boolean"],
+    "filter_center": ["boolean", StrOptions({"auto"})],
     "n_neighbors": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
     "graph_warmup": [Interval(Integral, 0, None, closed="left")],
     "graph_update_interval": [Interval(Integral, 1, None, closed="left")],
@@ -361,7 +361,9 @@ class GraphRegularizer:
         :class:`~skgsr.penalty.GraphPenalty`'s ``filter``, ``filter_scale`` its
         ``scale``, ``filter_method`` its ``method``, ``filter_order`` its
         ``order``, ``filter_center`` its ``center``; ``laplacian="auto"`` is
-        combinatorial for given graphs and normalized for a learned one.
+        combinatorial for given graphs and normalized for a learned one, and
+        ``filter_center="auto"`` centres for ``"rayleigh"`` only (the centred,
+        scale-free Rayleigh quotient) and for no other filter.
     n_neighbors, graph_warmup, graph_update_interval, graph_n_samples, \
 graph_kernel, graph_metric
         The learned graph's schedule and construction, as in the estimators:
@@ -456,7 +458,7 @@ graph_kernel, graph_metric
         filter_scale=None,
         filter_method="auto",
         filter_order=30,
-        filter_center=False,
+        filter_center="auto",
         n_neighbors="auto",
         graph_warmup=10,
         graph_update_interval=5,
@@ -538,6 +540,17 @@ graph_kernel, graph_metric
             return self.laplacian
         return "normalized" if self._is_learned() else "combinatorial"
 
+    def centered(self):
+        """Whether the penalty centres each sample: ``filter_center`` resolved.
+
+        ``"auto"`` centres for ``filter="rayleigh"`` (the centred Rayleigh
+        quotient, blind to the layer's scale and to a common offset) and for no
+        other filter, whose penalties are then exactly the papers'.
+        """
+        if self.filter_center != "auto":
+            return bool(self.filter_center)
+        return isinstance(self.filter, str) and self.filter == "rayleigh"
+
     def make_penalty(self, adjacency, lmax=None):
         """The :class:`~skgsr.penalty.GraphPenalty` of this regularizer's filter.
 
@@ -559,7 +572,7 @@ graph_kernel, graph_metric
             scale=self.filter_scale,
             method=self.filter_method,
             order=self.filter_order,
-            center=self.filter_center,
+            center=self.centered(),
             lmax=lmax,
         )
 

@@ -43,10 +43,10 @@ def _row(stdout, label):
 
 
 def test_demo_runs_end_to_end(demo):
-    """Defaults (alpha=1e-2, 100 epochs, seed 0), measured on 450 test digits:
-    no penalty MSE 0.0038, smoothness -0.06; GSR MSE 0.0086, smoothness 0.72
-    (skgsr.metrics.smoothness_score); mean-image MSE 0.073. About 10 s of
-    training on one thread."""
+    """Defaults (alpha=0.1, the estimators' default penalty, up to 100 epochs,
+    seed 0), measured on 450 test digits: no penalty MSE 0.0028, smoothness
+    -0.05; GSR MSE 0.0025, smoothness 0.93 (skgsr.metrics.smoothness_score);
+    mean-image MSE 0.073. A few seconds of training on one thread."""
     result, out = demo
     assert result.returncode == 0, result.stderr
     stdout = result.stdout
@@ -55,14 +55,14 @@ def test_demo_runs_end_to_end(demo):
     assert stages == ["1", "2", "3", "4"], stdout
     assert re.search(r"model\s+reconstruction MSE\s+smoothness$", stdout, re.M)
     mse_plain, s_plain = _row(stdout, "no penalty")
-    mse_gsr, s_gsr = _row(stdout, "GSR, alpha=0.01")
+    mse_gsr, s_gsr = _row(stdout, "GSR, alpha=0.1")
     # without the penalty the layer is no smoother than a random arrangement of
     # its neurons; with it, clearly smoother
     assert abs(s_plain) < 0.2, s_plain
     assert s_gsr > 0.5 and s_gsr > s_plain + 0.4, (s_plain, s_gsr)
-    # ...at a reconstruction still far better than the mean image
+    # ...at little cost in reconstruction, far better than the mean image
     mean_mse = float(re.search(r"mean image: (\d+\.\d+)", stdout).group(1))
-    assert mse_plain < mse_gsr < mean_mse / 4
+    assert mse_gsr < 1.25 * mse_plain < mean_mse / 4, (mse_plain, mse_gsr)
 
 
 def test_demo_writes_the_activation_maps(demo):

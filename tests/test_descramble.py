@@ -348,7 +348,9 @@ def test_descramble_uses_the_estimators_laplacian():
         graph="learned",
         graph_warmup=1,
         max_iter=3,
-        random_state=0,
+        # a network whose two Laplacians give different best permutations
+        # (seeds 0 and 1 give the identity with both since Glorot initialization)
+        random_state=2,
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -13,7 +13,7 @@ import pytest
 import scipy.sparse as sp
 import torch
 from sklearn.base import clone
-from sklearn.datasets import load_digits
+from sklearn.datasets import load_breast_cancer, load_digits, load_wine
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.pipeline import Pipeline
@@ -255,28 +255,36 @@ def test_sample_weight_zero_ignores_samples(digits):
 
 # --------------------------------------------------------------- regularizer
 def test_regularizer_smooths_the_autoencoder_layer(digits):
-    """Digits, 8x8 grid: alpha=1e-3 lowers the scale-free Dirichlet energy 2.5x+
-    at nearly the same reconstruction error.
+    """Digits, 8x8 grid: the default penalty (centred Rayleigh quotient,
+    alpha=0.1 in the loss's unit) lowers the scale-free Dirichlet energy 10x+,
+    the papers' raw Laplacian penalty at alpha=1e-3 2.5x+, each at a
+    reconstruction error within 1.5x of alpha=0.
 
-    Measured (40 epochs, seed 0): centred Rayleigh quotient 3.70 at alpha=0 vs
-    1.30 at alpha=1e-3 (random arrangement: 3.56); reconstruction MSE 0.0030 vs
-    0.0032.
+    Measured (40 epochs, seed 0): centred Rayleigh quotient 3.70 at alpha=0,
+    0.29 with the defaults and 1.30 with the raw Laplacian (random arrangement:
+    3.56); reconstruction MSE 0.0030, 0.0038 and 0.0032.
     """
     X, _ = digits
     L = laplacian(make_graph("grid", (8, 8))).toarray()
-    # the raw penalty of the papers: alpha multiplies x^T L x itself
-    params = dict(filter="laplacian", scale_alpha=False, max_iter=40, random_state=0)
-    plain = GSRAutoencoder(alpha=0.0, **params).fit(X)
-    smooth = GSRAutoencoder(alpha=1e-3, **params).fit(X)
+    plain = GSRAutoencoder(alpha=0.0, max_iter=40, random_state=0).fit(X)
+    default = GSRAutoencoder(max_iter=40, random_state=0).fit(X)
+    raw = GSRAutoencoder(
+        filter="laplacian", alpha=1e-3, scale_alpha=False, max_iter=40, random_state=0
+    ).fit(X)
     e_plain = centred_rayleigh(plain.transform(X), L)
-    e_smooth = centred_rayleigh(smooth.transform(X), L)
-    assert e_plain > 2.5 * e_smooth, (e_plain, e_smooth)
-    # the reconstruction stays in the same regime (far below the mean-image MSE
-    # of 0.107)
-    assert -smooth.score(X) < 1.5 * -plain.score(X)
-    assert -smooth.score(X) < 0.01
-    # the penalty curve reports what the penalty is
-    assert smooth.penalty_curve_[-1] < plain.penalty_curve_[-1]
+    e_default = centred_rayleigh(default.transform(X), L)
+    e_raw = centred_rayleigh(raw.transform(X), L)
+    assert e_plain > 10 * e_default, (e_plain, e_default)
+    assert e_plain > 2.5 * e_raw, (e_plain, e_raw)
+    for smooth in (default, raw):
+        # the reconstruction stays in the same regime (far below the mean-image
+        # MSE of 0.107)
+        assert -smooth.score(X) < 1.5 * -plain.score(X)
+        assert -smooth.score(X) < 0.01
+        # the penalty curve reports what the penalty is
+        assert smooth.penalty_curve_[-1] < plain.penalty_curve_[-1]
+    # the default's penalty is the centred Rayleigh quotient itself
+    assert default.penalty_curve_[-1] == pytest.approx(e_default, rel=0.05)
 
 
 def test_regularizer_smooths_the_classifier_layer_at_equal_accuracy(digits):
@@ -522,7 +530,8 @@ def test_partial_fit_number_of_features_must_match(digits):
         ae.partial_fit(X[:50, :10])
 
 
-def test_verbose_2_prints_one_line_per_epoch(digits):
+def test_verbose_prints_one_line_per_epoch(digits):
+    """verbose=2 prints the table: a header, one row per epoch, a summary."""
     X, y = digits
     out = io.StringIO()
     with redirect_stdout(out):
@@ -530,10 +539,12 @@ def test_verbose_2_prints_one_line_per_epoch(digits):
             X[:300], y[:300]
         )
     lines = [line for line in out.getvalue().splitlines() if line.strip()]
-    assert lines[0].split()[:2] == ["epoch", "loss"]
+    assert lines[0].split()[:5] == ["epoch", "loss", "task", "loss", "penalty"]
     epochs = [line for line in lines[1:] if line.split()[0].isdigit()]
     assert [int(line.split()[0]) for line in epochs] == [1, 2, 3, 4]
-    assert all(line.endswith("s") for line in epochs)
+    # the time column closes each row (the graph column is empty on a fixed graph)
+    assert all(line.rstrip().endswith("s") for line in epochs)
+    assert lines[-1].startswith("GSRClassifier: 4 epoch(s) in ")
 
 
 def test_keyboard_interrupt_keeps_last_finished_epoch(digits, monkeypatch):
@@ -672,10 +683,12 @@ def test_warm_start_follows_changed_filter_and_graph(digits):
     clf.fit(X[:300], y[:300])
     first_penalty = clf.penalty_
     clf.fit(X[:300], y[:300])
-    assert clf.penalty_.filter == "laplacian" and clf.penalty_ is not first_penalty
+    assert clf.penalty_.filter == "rayleigh" and clf.penalty_ is not first_penalty
+    assert clf.penalty_.center  # filter_center="auto" centres the Rayleigh quotient
     clf.set_params(filter="heat", graph="torus")
     clf.fit(X[:300], y[:300])
     assert clf.penalty_.filter == "heat" and clf.penalty_.method_ == "exact"
+    assert not clf.penalty_.center  # ... and no other filter
     assert clf.feature_graph_.nnz // 2 == 128  # the 8x8 torus
     assert clf.n_iter_ == 6
     with pytest.raises(ValueError, match="n_components"):
@@ -789,3 +802,78 @@ def test_warm_start_keeps_the_encoder_or_refuses_another(digits):
         est.set_params(encoder=SmallCNN).fit(X[:200], y[:200])
     with pytest.raises(ValueError, match="other architecture parameters \\(encoder="):
         est.set_params(encoder=None).fit(X[:200], y[:200])
+
+
+# ------------------------------------------------------------------ defaults
+def _scaled(loader):
+    X, y = loader(return_X_y=True)
+    return StandardScaler().fit_transform(X).astype(np.float32), y
+
+
+def test_defaults_are_the_centred_rayleigh_quotient_and_raw_forms_stay_available():
+    """filter="rayleigh" with filter_center="auto" centres; every other filter
+    is the papers' (uncentred) penalty."""
+    X, y = _scaled(load_wine)
+    clf = GSRClassifier(max_iter=2, random_state=0).fit(X, y)
+    assert (clf.filter, clf.filter_center, clf.alpha) == ("rayleigh", "auto", 0.1)
+    assert clf.penalty_.filter == "rayleigh" and clf.penalty_.center
+    raw = GSRClassifier(filter="laplacian", scale_alpha=False, max_iter=2).fit(X, y)
+    assert raw.penalty_.filter == "laplacian" and not raw.penalty_.center
+    forced = GSRClassifier(filter="rayleigh", filter_center=False, max_iter=2)
+    assert not forced.fit(X, y).penalty_.center
+    with pytest.raises(ValueError, match="filter_center"):
+        GSRClassifier(filter_center="yes").fit(X, y)
+
+
+def test_default_fit_on_a_small_data_set_stops_on_its_own():
+    """Wine (178 rows, one minibatch per epoch, the slowest measured): the
+    default penalty needs 268-418 epochs there (alpha=0: about 135, like
+    MLPClassifier), within max_iter=500 and without a ConvergenceWarning."""
+    X, y = _scaled(load_wine)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        clf = GSRClassifier(random_state=0).fit(X, y)
+    assert not [str(w.message) for w in record]
+    assert 150 < clf.n_iter_ < clf.max_iter
+    # it stopped by the rule: none of the last n_iter_no_change epochs beat the
+    # best loss before it by more than tol
+    curve = clf.loss_curve_
+    for i in range(len(curve) - clf.n_iter_no_change, len(curve)):
+        assert curve[i] > min(curve[:i]) - clf.tol
+
+
+def test_a_grid_search_with_default_settings_is_quiet():
+    """Eight fits and a refit over alpha and fixed and learned graphs on
+    standardized breast cancer: no warning at all (the 27-fit search of
+    benchmarks/README.rst raised 27 with the former defaults, 22 of them
+    ConvergenceWarnings)."""
+    X, y = _scaled(load_breast_cancer)
+    search = GridSearchCV(
+        GSRClassifier(random_state=0),
+        {"alpha": [0.1, 1.0], "graph": ["grid", "learned"]},
+        cv=2,
+    )
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        search.fit(X, y)
+    assert not [f"{w.category.__name__}: {w.message}" for w in record]
+    assert search.best_score_ > 0.95
+
+
+def test_a_few_dead_neurons_of_a_learned_graph_are_not_worth_a_warning(digits):
+    """One inactive neuron of 12 is reported in inactive_neurons_ but not warned
+    about (a tenth of the layer or more is; see test_learned_graph)."""
+    X, _ = digits
+    params = dict(n_components=12, graph="learned", graph_warmup=1, random_state=0)
+    est = GSRAutoencoder(max_iter=1, **params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the fit ends in the warm-up
+        est.fit(X[:200])
+    with torch.no_grad():
+        est.module_.structured[0].weight[[3]] = 0.0
+    est.set_params(warm_start=True, max_iter=1)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        est.fit(X[:200])
+    np.testing.assert_array_equal(est.inactive_neurons_, [3])
+    assert not [w for w in record if "did not vary" in str(w.message)]

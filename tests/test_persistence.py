@@ -607,7 +607,8 @@ def test_load_of_a_missing_file_names_it(tmp_path):
 @pytest.fixture(scope="module")
 def heat_file(data, tmp_path_factory):
     """A fitted heat-filter autoencoder's file (its penalty has an lmax)."""
-    est = _fit(GSRAutoencoder, data, filter="heat")
+    # alpha given: CRAFTED_TEXT edits its JSON text '"alpha": 0.001'
+    est = _fit(GSRAutoencoder, data, filter="heat", alpha=1e-3)
     path = tmp_path_factory.mktemp("heat") / "model.skgsr"
     skgsr.save(est, path)
     return path.read_bytes()
@@ -826,7 +827,7 @@ def test_crafted_tensors_are_refused_with_one_error_type(case, heat_file, tmp_pa
 
 
 def test_lmax_of_a_quadratic_filter_is_refused(data, tmp_path):
-    est = _fit(GSRAutoencoder, data)  # filter="laplacian": no lmax
+    est = _fit(GSRAutoencoder, data, filter="laplacian")  # no lmax
     path = tmp_path / "model.skgsr"
     skgsr.save(est, path)
     _rewrite(path, lambda d: d["fitted"]["penalty"].update(lmax=8.0))

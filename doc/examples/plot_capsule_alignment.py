@@ -95,6 +95,7 @@ for ax, (name, image) in zip(
 common = dict(
     head="capsule",
     graph="capsules",
+    filter="laplacian",  # as measured in benchmarks/bench_capsule.py
     reconstruction_weight=0.5,
     max_iter=100,
     random_state=0,

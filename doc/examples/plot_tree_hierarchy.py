@@ -65,6 +65,8 @@ common = dict(
     graph="tree",
     hidden_layer_sizes=(),
     embedding_activation="relu",
+    filter="laplacian",
+    scale_alpha=False,  # the raw penalty of benchmarks/bench_tree.py
     max_iter=200,
 )
 CONFIGS = {
