@@ -51,8 +51,6 @@ def _fit(alpha, max_iter, random_state, X, out, number, label):
     model = GSRAutoencoder(
         n_components=64,
         graph="grid",
-        filter="laplacian",
-        scale_alpha=False,
         alpha=alpha,
         max_iter=max_iter,
         random_state=random_state,

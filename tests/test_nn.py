@@ -444,7 +444,10 @@ def test_smooth_objective_is_the_filter_penalty_on_the_learned_graph(batch):
     model(batch)
     got = float(reg.penalty().detach())
     z = model[1](model[0](batch)).detach()
-    penalty = GraphPenalty(reg.adjacency_, filter="rayleigh", laplacian="normalized")
+    # filter_center="auto": the Rayleigh quotient is the centred one
+    penalty = GraphPenalty(
+        reg.adjacency_, filter="rayleigh", laplacian="normalized", center=True
+    )
     assert got == pytest.approx(0.5 * float(penalty(z)), rel=1e-6)
     assert reg._objective is None
 
