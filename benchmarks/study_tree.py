@@ -39,6 +39,7 @@ import time
 import warnings
 
 import numpy as np
+from scipy.stats import spearmanr
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -218,6 +219,38 @@ def summarize(rows, n_init):
     return summary
 
 
+def objective_vs_ari(rows):
+    """Per config: does a lower objective go with a higher cluster ARI, seed by seed?"""
+    out = {}
+    keys = dict.fromkeys((r["family"], r["config"]) for r in rows)
+    print()
+    for fam, name in keys:
+        rhos, hits, seeds = [], 0, 0
+        for seed in dict.fromkeys(r["seed"] for r in rows):
+            fits = [
+                r
+                for r in rows
+                if (r["family"], r["config"], r["seed"]) == (fam, name, seed)
+            ]
+            if len(fits) < 2:
+                continue
+            rho = spearmanr(
+                [r["objective"] for r in fits], [r["cluster_ari"] for r in fits]
+            ).statistic
+            rhos.append(rho)
+            best = min(fits, key=lambda r: r["objective"])
+            hits += best["cluster_ari"] >= max(r["cluster_ari"] for r in fits) - 1e-9
+            seeds += 1
+        if seeds:
+            out[f"{fam}/{name}"] = {"spearman": float(np.nanmean(rhos)), "hits": hits}
+            print(
+                f"{fam:<13} {name:<34} spearman(objective, cluster ARI) "
+                f"{np.nanmean(rhos):+.2f}; lowest objective = best ARI in "
+                f"{hits}/{seeds} seeds"
+            )
+    return out
+
+
 HELDOUT = ["alpha=0", "normalized, 0.1"]
 
 
@@ -228,8 +261,15 @@ def main():
     parser.add_argument("--configs", default="ALL")
     parser.add_argument("--n-init", type=int, default=5)
     parser.add_argument("--out")
+    parser.add_argument("--summarize", help="re-summarize a saved JSON; no fits")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
+    if args.summarize:
+        with open(args.summarize) as f:
+            rows = json.load(f)["rows"]
+        summarize(rows, max(r["init"] for r in rows) + 1)
+        objective_vs_ari(rows)
+        return
     first, _, last = args.seeds.partition("-")
     seeds = list(range(int(first), int(last or first) + 1))
     if args.configs == "ALL":
@@ -240,6 +280,7 @@ def main():
         configs = args.configs.split(";")
     rows = run(configs, args.families.split(","), seeds, args.n_init)
     summary = summarize(rows, args.n_init)
+    ranks = objective_vs_ari(rows)
     if args.out:
         with open(args.out, "w") as f:
             json.dump(
@@ -249,6 +290,7 @@ def main():
                     "load_average": os.getloadavg(),
                     "base": {k: v for k, v in BASE.items()},
                     "summary": summary,
+                    "objective_vs_ari": ranks,
                     "rows": rows,
                 },
                 f,
