@@ -189,7 +189,7 @@ def select(rows, k, criterion="objective"):
 
 
 def summarize(rows, n_init):
-    ks = [k for k in (1, 3, 5) if k <= n_init]
+    ks = [k for k in (1, 3, 5, 10) if k <= n_init]
     summary = []
     print(
         f"\n{'family':<13} {'config':<34} {'pick':<8} {'cluster mean/min':>17} "
