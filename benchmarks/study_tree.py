@@ -20,14 +20,14 @@ Configurations beyond bench_tree's (``--configs`` selects by name):
 - a warm-up: ``max_iter / 2`` epochs at ``alpha=0``, then ``warm_start`` at the
   GSR setting for the rest.
 
-Commands (from the repository root, one thread)::
+Also recorded per fit: the silhouette, on ``X``, of the root's split (each
+sample assigned to its depth-1 subtree of largest mass), a second label-free
+criterion to pick a fit by. Commands and results: ``benchmarks/README.rst``,
+section on bench_tree.py; for example (from the repository root, one thread)::
 
     OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/study_tree.py \\
-        --seeds 0-4 --families hierarchical \\
-        --out benchmarks/results/study_tree_dev.json
-    OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/study_tree.py \\
-        --seeds 10-19 --configs HELDOUT \\
-        --out benchmarks/results/study_tree_heldout.json
+        --seeds 20-39 --n-init 10 --configs "alpha=0;normalized, 0.1" \\
+        --out benchmarks/results/study_tree_heldout2_silhouette.json
 """
 
 import argparse
