@@ -56,6 +56,8 @@ BASE = {
     "max_iter": 200,
     # the raw Laplacian penalty, the default when this study was run
     "filter": "laplacian",
+    "filter_center": False,
+    "laplacian": "combinatorial",
     "scale_alpha": False,
 }
 CONFIGS = {
