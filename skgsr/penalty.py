@@ -40,6 +40,11 @@ __all__ = ["EXACT_MAX_NODES", "GraphPenalty", "largest_eigenvalue"]
 #: every new graph, with an n x n eigenbasis in memory.
 EXACT_MAX_NODES = 1024
 
+# The quadratic-form filters multiply by a dense Laplacian up to this many nodes:
+# below it one dense product costs less than the fixed costs of a sparse one, and
+# more above (benchmarks/README.rst, "The quadratic form's product").
+_DENSE_MAX_NODES = 128
+
 _METHODS = ("auto", "exact", "chebyshev")
 
 
@@ -102,25 +107,124 @@ class _SymmetricSpMM(torch.autograd.Function):
         return _csr(crow, col, val, ctx.n) @ grad.contiguous(), None, None, None, None
 
 
-class _QuadraticForm(torch.autograd.Function):
-    """Column-wise :math:`q_b = x_b^T L x_b` of ``x`` of shape ``(n, B)``.
+def _quadratic_values(x, y, weight, rayleigh):
+    """The per-sample values (``weight`` None) or their weighted sum, and their parts.
 
-    The forward product ``y = L x`` is the gradient up to a factor 2, so the
-    backward pass costs one elementwise product and no second sparse product.
+    ``y`` is :math:`L x`. Returns ``(value, energy, norm)``: the output, the
+    per-sample :math:`x_b^T L x_b` (None when only their plain mean was needed,
+    computed as one dot product) and :math:`x_b^T x_b + 10^{-12}` (Rayleigh only).
+    """
+    if not rayleigh and isinstance(weight, float):
+        # the plain mean: one dot product, no per-sample vector
+        return torch.vdot(x.reshape(-1), y.reshape(-1)) * weight, None, None
+    energy = (x * y).sum(dim=1)
+    norm = None
+    if rayleigh:
+        norm = (x * x).sum(dim=1) + 1e-12
+        values = energy / norm
+    else:
+        values = energy
+    if weight is None:
+        return values, energy, norm
+    if isinstance(weight, float):
+        return values.mean(), energy, norm
+    return (values * weight).sum(), energy, norm
+
+
+class _QuadraticPenalty(torch.autograd.Function):
+    """The quadratic-form penalty of a batch, with its gradient in one step.
+
+    ``forward(x, penalty, weight)`` returns the per-sample :math:`x_b^T L x_b`
+    (or its Rayleigh quotient; of the centred :math:`x_b` with ``center``) when
+    ``weight`` is None, else their sum weighted by ``weight`` (a float for the
+    plain mean, ``1 / B``, or a tensor of shape ``(B,)`` summing to one).
+
+    The product :math:`y = L x` of the forward pass is also the gradient,
+    :math:`\\nabla_x\\, x^T L x = 2 L x` (:math:`L` is symmetric), so the
+    backward pass is a few elementwise operations and no second product.
     """
 
     @staticmethod
-    def forward(ctx, x, crow, col, val, n):
-        y = _csr(crow, col, val, n) @ x
-        ctx.save_for_backward(y)
-        return (x * y).sum(dim=0)
+    def forward(ctx, x, penalty, weight):
+        rayleigh = penalty.filter == "rayleigh"
+        xc = x - x.mean(dim=1, keepdim=True) if penalty.center else x
+        y = penalty._laplacian_times(xc)
+        value, energy, norm = _quadratic_values(xc, y, weight, rayleigh)
+        ctx.weight = weight if isinstance(weight, float) or weight is None else None
+        ctx.rayleigh, ctx.center = rayleigh, penalty.center
+        saved = (y, xc, energy, norm) if rayleigh else (y,)
+        tensor_weight = weight if isinstance(weight, torch.Tensor) else None
+        ctx.save_for_backward(tensor_weight, *saved)
+        return value
 
     @staticmethod
     def backward(ctx, grad):
-        (y,) = ctx.saved_tensors
-        # scale the (B,) vector, not the (n, B) product: one full pass fewer
-        return y * (2.0 * grad), None, None, None, None
+        tensor_weight, y, *rayleigh_parts = ctx.saved_tensors
+        # the gradient of the output with respect to each sample's value
+        if tensor_weight is not None:
+            per_sample = grad * tensor_weight
+        elif ctx.weight is None:
+            per_sample = grad
+        else:
+            per_sample = grad * ctx.weight  # a 0-d tensor
+        if ctx.rayleigh:
+            # d(q / s) = (2 L x - 2 (q / s) x) / s
+            xc, energy, norm = rayleigh_parts
+            scale = 2.0 * per_sample / norm
+            grad_x = y * scale[:, None]
+            grad_x.addcmul_(xc, (scale * (energy / norm))[:, None], value=-1.0)
+        elif per_sample.ndim:
+            grad_x = y * (2.0 * per_sample)[:, None]
+        else:
+            grad_x = y * (2.0 * per_sample)
+        if ctx.center:
+            # x - mean(x) is a projection: so is its transpose
+            grad_x = grad_x - grad_x.mean(dim=1, keepdim=True)
+        return grad_x, None, None
 
+
+def _lattice_of(L):
+    """The lattice whose combinatorial Laplacian ``L`` is, or None.
+
+    Returns ``(h, w, vertical, wrap_rows, wrap_columns, weight)`` when ``L`` is
+    ``weight`` times the Laplacian of :func:`skgsr.graphs.make_graph`'s
+    ``"grid"``, ``"torus"``, ``"lines"`` or ``"rings"`` of shape ``(h, w)``
+    (nodes in row-major order): every node linked to its left and right
+    neighbours in its row (around the row with ``wrap_rows``, for rows of more
+    than 2 nodes), and with ``vertical`` to the nodes above and below (around
+    the column with ``wrap_columns``).
+    """
+    n = L.shape[0]
+    off = L.data[L.indices != np.repeat(np.arange(n), np.diff(L.indptr))]
+    if n < 2 or off.size == 0 or not np.all(off == off[0]) or off[0] >= 0:
+        return None
+    n_edges = off.size // 2
+    for h in range(1, n + 1):
+        if n % h:
+            continue
+        w = n // h
+        for name, vertical, periodic in _LATTICES:
+            row_edges = w - 1 + (periodic and w > 2)
+            column_edges = (h - 1 + (periodic and h > 2)) if vertical else 0
+            if h * row_edges + w * column_edges != n_edges:
+                continue
+            candidate = graphs.laplacian(graphs.make_graph(name, (h, w)), validate=False)
+            if np.array_equal(candidate.indptr, L.indptr) and np.array_equal(
+                candidate.indices, L.indices
+            ):
+                wrap_columns = vertical and periodic and h > 2
+                wrap_rows = periodic and w > 2
+                return h, w, vertical and h > 1, wrap_rows, wrap_columns, -float(off[0])
+    return None
+
+
+# (name, vertical edges, periodic) of the lattices make_graph builds
+_LATTICES = (
+    ("grid", True, False),
+    ("torus", True, True),
+    ("lines", False, False),
+    ("rings", False, True),
+)
 
 class GraphPenalty(nn.Module):
     """Graph Spectral Regularization penalty of a batch of activations.
@@ -270,10 +374,13 @@ callable, default="laplacian"
         self.adjacency = graphs.check_adjacency(adjacency)
         self.L = L = graphs.laplacian(self.adjacency, self.laplacian, validate=False)
         self.n_nodes = L.shape[0]
+        self._lattice = None
         if not callable(self.filter) and self.filter in ("laplacian", "rayleigh"):
             self.lmax = float(lmax) if lmax is not None else None
             self.spectral_filter = resolve_filter(self.filter, self.scale, 1.0)
             self.method_ = "sparse"
+            if self.n_nodes > _DENSE_MAX_NODES and self.laplacian == "combinatorial":
+                self._lattice = _lattice_of(L)
         else:
             self.lmax = float(lmax) if lmax is not None else largest_eigenvalue(L)
             self.spectral_filter = resolve_filter(self.filter, self.scale, self.lmax)
@@ -295,11 +402,21 @@ callable, default="laplacian"
         buffer("_val", L.data)
         # drop the operators of the previous graph's method (e.g. an n x n
         # eigenbasis) so that a swap to a Chebyshev graph does not keep them alive
-        for name in ("_eigenvectors", "_responses", "_coefficients"):
+        for name in (
+            "_eigenvectors",
+            "_responses",
+            "_coefficients",
+            "_dense",
+            "_degree",
+        ):
             if name in self._buffers:
                 delattr(self, name)
         kernels = self.spectral_filter.kernels
-        if self.method_ == "exact":
+        if self.method_ == "sparse" and self.n_nodes <= _DENSE_MAX_NODES:
+            buffer("_dense", L.toarray())
+        elif self._lattice is not None:
+            buffer("_degree", L.diagonal())
+        elif self.method_ == "exact":
             eigenvalues, eigenvectors = np.linalg.eigh(L.toarray())
             eigenvalues = np.clip(eigenvalues, 0.0, None)  # round-off below 0
             responses = np.stack([np.asarray(g(eigenvalues)) for g in kernels])
@@ -352,6 +469,40 @@ callable, default="laplacian"
         return _SymmetricSpMM.apply(
             x, self._crow, self._col, self._cast("_val", x.dtype), self.n_nodes
         )
+
+    def _laplacian_times(self, x):
+        """:math:`L x_b` for every row of ``x`` of shape ``(B, n)``, shape ``(B, n)``.
+
+        A dense product for small graphs, shifts of the ``(h, w)`` map for a
+        lattice (grid, torus, lines, rings), else a sparse product.
+        """
+        if "_dense" in self._buffers:
+            return x @ self._cast("_dense", x.dtype)
+        if self._lattice is not None:
+            return self._lattice_times(x)
+        crow, col, val = self._crow, self._col, self._cast("_val", x.dtype)
+        return (_csr(crow, col, val, self.n_nodes) @ x.T.contiguous()).T
+
+    def _lattice_times(self, x):
+        """:math:`L x` on a lattice: degree times ``x`` minus the shifted neighbours."""
+        h, w, vertical, wrap_rows, wrap_columns, weight = self._lattice
+        x = x.contiguous()
+        y = x * self._cast("_degree", x.dtype)
+        maps, out = x.view(-1, h, w), y.view(-1, h, w)
+        # the neighbour to the left, to the right (and around the row)
+        out[:, :, 1:].sub_(maps[:, :, :-1], alpha=weight)
+        out[:, :, :-1].sub_(maps[:, :, 1:], alpha=weight)
+        if wrap_rows:
+            out[:, :, 0].sub_(maps[:, :, -1], alpha=weight)
+            out[:, :, -1].sub_(maps[:, :, 0], alpha=weight)
+        if vertical:
+            # the node above and below: w apart in row-major order
+            y[:, w:].sub_(x[:, :-w], alpha=weight)
+            y[:, :-w].sub_(x[:, w:], alpha=weight)
+        if wrap_columns:
+            y[:, :w].sub_(x[:, -w:], alpha=weight)
+            y[:, -w:].sub_(x[:, :w], alpha=weight)
+        return y
 
     def _filtered(self, x):
         """Stacked :math:`g_k(L) x_b`, shape ``(K, B, n)``, for ``x`` of ``(B, n)``."""
@@ -429,18 +580,10 @@ callable, default="laplacian"
         penalties : torch.Tensor of shape (B,)
         """
         self._check_input(x)
+        if self.method_ == "sparse":
+            return self._quadratic(x, None)
         if self.center:
             x = x - x.mean(dim=1, keepdim=True)
-        if self.method_ == "sparse":
-            xt = x.T.contiguous()
-            parts = (self._crow, self._col, self._cast("_val", x.dtype), self.n_nodes)
-            if xt.requires_grad and torch.is_grad_enabled():
-                energy = _QuadraticForm.apply(xt, *parts)
-            else:
-                energy = (xt * (_csr(*parts) @ xt)).sum(dim=0)
-            if self.filter == "rayleigh":
-                energy = energy / ((xt * xt).sum(dim=0) + 1e-12)
-            return energy
         if self.method_ == "exact" and self.spectral_filter.norm == "l2":
             # ||g(L) x||^2 = sum_i g(lambda_i)^2 <u_i, x>^2 : no back-projection needed
             coefficients = x @ self._cast("_eigenvectors", x.dtype)
@@ -466,19 +609,35 @@ callable, default="laplacian"
         penalty : torch.Tensor
             A scalar (0-dimensional tensor).
         """
+        if self.method_ == "sparse":
+            self._check_input(x)
+            if sample_weight is None:
+                return self._quadratic(x, 1.0 / len(x) if len(x) else float("nan"))
+            sample_weight = self._check_weight(sample_weight, x)
+            return self._quadratic(x, sample_weight / sample_weight.sum())
         penalties = self.per_sample(x)
         if sample_weight is None:
             return penalties.mean()
-        sample_weight = torch.as_tensor(
-            sample_weight, dtype=penalties.dtype, device=penalties.device
-        )
+        sample_weight = self._check_weight(sample_weight, x)
+        return (penalties * sample_weight).sum() / sample_weight.sum()
+
+    def _check_weight(self, sample_weight, x):
+        sample_weight = torch.as_tensor(sample_weight, dtype=x.dtype, device=x.device)
         # a (B, 1) weight would broadcast against (B,) into a silent B x B sum
-        if sample_weight.shape != penalties.shape:
+        if sample_weight.shape != x.shape[:1]:
             raise ValueError(
-                f"sample_weight must have shape ({penalties.shape[0]},), one weight "
+                f"sample_weight must have shape ({x.shape[0]},), one weight "
                 f"per sample; got {tuple(sample_weight.shape)}."
             )
-        return (penalties * sample_weight).sum() / sample_weight.sum()
+        return sample_weight
+
+    def _quadratic(self, x, weight):
+        """The quadratic-form filters: per sample (``weight`` None) or weighted sum."""
+        if x.requires_grad and torch.is_grad_enabled():
+            return _QuadraticPenalty.apply(x, self, weight)
+        xc = x - x.mean(dim=1, keepdim=True) if self.center else x
+        y = self._laplacian_times(xc)
+        return _quadratic_values(xc, y, weight, self.filter == "rayleigh")[0]
 
     def extra_repr(self):
         name = "callable" if callable(self.filter) else repr(self.filter)
