@@ -774,15 +774,13 @@ class BaseGSR(TransformerMixin, BaseEstimator):
         else:
             per_sample = self._task_loss(output, tb, xb)
             task_loss = (per_sample * wb).sum() / wb.sum()
-        # the regularizer's hook saw z; alpha x penalty, or zero when off
-        penalty = state.regularizer.penalty(wb)
-        raw = state.regularizer.last_penalty_
-        loss = task_loss if raw is None else task_loss + penalty
+        # the regularizer's hook saw z: the loss plus alpha x its penalty
+        loss, raw = state.regularizer._add_penalty(task_loss, wb)
         if state.monitor is not None:
             state.monitor.add(z, wb)
-        state.optimizer.zero_grad(set_to_none=True)
+        state.steps.zero_grad()
         loss.backward()
-        state.optimizer.step()
+        state.steps.step()
         return loss.detach(), task_loss.detach(), raw
 
     def _encode_sample(self, state, data):

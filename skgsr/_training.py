@@ -18,6 +18,7 @@ import scipy.sparse as sp
 import torch
 
 from . import graphs
+from ._torch_utils import OptimizerSteps
 
 __all__ = [
     "Batches",
@@ -245,7 +246,7 @@ class PenaltyMonitor:
     batch's (weighted) mean penalty times its size.
     """
 
-    def __init__(self, penalty, max_values=1 << 20):
+    def __init__(self, penalty, max_values=1 << 18):
         self.penalty = penalty
         self.max_values = max_values
         self.total = None
@@ -268,10 +269,10 @@ class PenaltyMonitor:
         with torch.no_grad():
             batch = self.activations
             z = batch[0] if len(batch) == 1 else torch.cat(batch)
-            penalties = self.penalty.per_sample(z)
             if all(w is None for w in self.weights):
-                total = penalties.sum()
+                total = self.penalty._sum(z)
             else:
+                penalties = self.penalty.per_sample(z)
                 # each batch's weighted mean, counted for the batch's size
                 total = sum(
                     n * (p.mean() if w is None else (p * w).sum() / w.sum())
@@ -483,6 +484,10 @@ class TrainState:
     generator_state: torch.Tensor | None = None  # after the last finished epoch
     monitor: PenaltyMonitor | None = None  # measures the penalty when alpha=0
     penalty_applied: bool = False  # the penalty was on in the last epoch
+    steps: OptimizerSteps = field(init=False)  # the optimizer's zero_grad and step
+
+    def __post_init__(self):
+        self.steps = OptimizerSteps(self.optimizer)
 
     @property
     def graph_shape(self):

@@ -582,6 +582,35 @@ graph_kernel, graph_metric
             When the regularizer is not attached to a layer, before the layer's
             first training forward pass, or after :meth:`remove`.
         """
+        activations = self._take_activations()
+        if not activations or self.alpha == 0 or not self.active:
+            device = activations[0].device if activations else self._device()
+            return torch.zeros((), device=device)
+        raw = self._penalty_of(activations, sample_weight)
+        self.last_penalty_ = raw.detach()
+        return self.alpha * raw
+
+    def _add_penalty(self, loss, sample_weight=None):
+        """``loss + penalty(sample_weight)``, with the raw penalty (None when off).
+
+        The estimators' training step: one autograd step for the quadratic-form
+        filters (see ``GraphPenalty._add_to``), and nothing added when the
+        penalty is off.
+        """
+        activations = self._take_activations()
+        if not activations or self.alpha == 0 or not self.active:
+            return loss, None
+        if len(activations) > 1:
+            raw = self._penalty_of(activations, sample_weight)
+            total = loss + self.alpha * raw
+        else:
+            z = self._penalty_input(activations[0])
+            total, raw = self.penalty_._add_to(loss, z, self.alpha, sample_weight)
+        self.last_penalty_ = raw.detach()
+        return total, self.last_penalty_
+
+    def _take_activations(self):
+        """The activations seen since the last call, checked to exist."""
         self._check_usable()
         if self._layer is None:
             raise RuntimeError(
@@ -596,25 +625,25 @@ graph_kernel, graph_metric
                 "pass of the regularized layer: run the model on a batch first "
                 "(passes under torch.no_grad() are not regularized)."
             )
-        if not activations or self.alpha == 0 or not self.active:
-            device = activations[0].device if activations else self._device()
-            return torch.zeros((), device=device)
-        raw = self._penalty_of(activations, sample_weight)
-        self.last_penalty_ = raw.detach()
-        return self.alpha * raw
+        return activations
 
     def _device(self):
         return torch.device("cpu") if self.penalty_ is None else self.penalty_.device
 
+    def _penalty_input(self, z):
+        """``z`` as the penalty computes it (float32 for half precision), with the
+        penalty on its device."""
+        if z.dtype in _LOW_PRECISION:
+            # mixed precision (autocast): sparse products have no half kernels
+            z = z.float()
+        if self.penalty_.device != z.device:
+            self.penalty_ = self.penalty_.to(z.device)
+        return z
+
     def _penalty_of(self, activations, sample_weight):
         """The (weighted) mean penalty over the samples of several passes."""
+        activations = [self._penalty_input(z) for z in activations]
         penalty = self.penalty_
-        device = activations[0].device
-        if activations[0].dtype in _LOW_PRECISION:
-            # mixed precision (autocast): sparse products have no half kernels
-            activations = [z.float() for z in activations]
-        if penalty.device != device:
-            self.penalty_ = penalty = penalty.to(device)
         if len(activations) == 1:
             return penalty(activations[0], sample_weight)
         per_sample = torch.cat([penalty.per_sample(z) for z in activations])

@@ -127,7 +127,7 @@ def _quadratic_values(x, y, weight, rayleigh):
     if weight is None:
         return values, energy, norm
     if isinstance(weight, float):
-        return values.mean(), energy, norm
+        return values.sum() * weight, energy, norm
     return (values * weight).sum(), energy, norm
 
 
@@ -146,41 +146,79 @@ class _QuadraticPenalty(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, penalty, weight):
+        return _QuadraticPenalty._values(ctx, x, penalty, weight)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return _QuadraticPenalty._gradient(ctx, grad, 1.0), None, None
+
+    @staticmethod
+    def _values(ctx, x, penalty, weight):
         rayleigh = penalty.filter == "rayleigh"
         xc = x - x.mean(dim=1, keepdim=True) if penalty.center else x
         y = penalty._laplacian_times(xc)
         value, energy, norm = _quadratic_values(xc, y, weight, rayleigh)
         ctx.weight = weight if isinstance(weight, float) or weight is None else None
-        ctx.rayleigh, ctx.center = rayleigh, penalty.center
+        ctx.rayleigh, ctx.center, ctx.consume = rayleigh, penalty.center, False
         saved = (y, xc, energy, norm) if rayleigh else (y,)
         tensor_weight = weight if isinstance(weight, torch.Tensor) else None
         ctx.save_for_backward(tensor_weight, *saved)
         return value
 
     @staticmethod
-    def backward(ctx, grad):
+    def _gradient(ctx, grad, scale):
+        """The gradient with respect to ``x`` of ``scale`` times the output."""
         tensor_weight, y, *rayleigh_parts = ctx.saved_tensors
+        if not ctx.rayleigh and tensor_weight is None and ctx.weight is not None:
+            # the plain mean: 2 L x times one number (read at once on the CPU,
+            # where there is no device to wait for: one operation fewer)
+            factor = 2.0 * ctx.weight * scale
+            factor = factor * grad.item() if grad.device.type == "cpu" else factor * grad
+            grad_x = y.mul_(factor) if ctx.consume else y * factor
+            return _project(grad_x) if ctx.center else grad_x
         # the gradient of the output with respect to each sample's value
         if tensor_weight is not None:
-            per_sample = grad * tensor_weight
+            per_sample = grad * (tensor_weight * scale)
         elif ctx.weight is None:
-            per_sample = grad
+            per_sample = grad * scale
         else:
-            per_sample = grad * ctx.weight  # a 0-d tensor
+            per_sample = grad * (ctx.weight * scale)  # a 0-d tensor
         if ctx.rayleigh:
             # d(q / s) = (2 L x - 2 (q / s) x) / s
             xc, energy, norm = rayleigh_parts
-            scale = 2.0 * per_sample / norm
-            grad_x = y * scale[:, None]
-            grad_x.addcmul_(xc, (scale * (energy / norm))[:, None], value=-1.0)
-        elif per_sample.ndim:
-            grad_x = y * (2.0 * per_sample)[:, None]
+            factor = 2.0 * per_sample / norm
+            grad_x = y * factor[:, None]
+            grad_x.addcmul_(xc, (factor * (energy / norm))[:, None], value=-1.0)
         else:
-            grad_x = y * (2.0 * per_sample)
-        if ctx.center:
-            # x - mean(x) is a projection: so is its transpose
-            grad_x = grad_x - grad_x.mean(dim=1, keepdim=True)
-        return grad_x, None, None
+            grad_x = y * (2.0 * per_sample).reshape(-1, 1)
+        return _project(grad_x) if ctx.center else grad_x
+
+
+class _PenalizedLoss(_QuadraticPenalty):
+    """``loss + scale * penalty`` and the penalty, in one autograd step.
+
+    ``forward(loss, x, penalty, weight, scale)`` returns the sum and the
+    penalty's value (not differentiable). Each training step of the estimators
+    backpropagates it once: the product :math:`L x` kept for the backward pass
+    becomes the gradient in place.
+    """
+
+    @staticmethod
+    def forward(ctx, loss, x, penalty, weight, scale):
+        value = _QuadraticPenalty._values(ctx, x, penalty, weight)
+        ctx.consume, ctx.scale = True, scale
+        ctx.mark_non_differentiable(value)
+        return torch.add(loss, value, alpha=scale), value
+
+    @staticmethod
+    def backward(ctx, grad, _):
+        grad_x = _QuadraticPenalty._gradient(ctx, grad, ctx.scale)
+        return grad, grad_x, None, None, None
+
+
+def _project(grad):
+    """The gradient through ``x - mean(x)``: the same projection (it is symmetric)."""
+    return grad.sub_(grad.mean(dim=1, keepdim=True))
 
 
 def _lattice_of(L):
@@ -630,6 +668,31 @@ callable, default="laplacian"
                 f"per sample; got {tuple(sample_weight.shape)}."
             )
         return sample_weight
+
+    def _add_to(self, loss, x, scale, sample_weight=None):
+        """``loss + scale * self(x, sample_weight)`` and the penalty (detached).
+
+        For the quadratic-form filters in one autograd step whose backward
+        pass, run once, reuses the forward pass's product (the estimators'
+        training step); a plain sum for the others.
+        """
+        if self.method_ != "sparse" or not (x.requires_grad and torch.is_grad_enabled()):
+            value = self(x, sample_weight)
+            return loss + scale * value, value.detach()
+        self._check_input(x)
+        if sample_weight is None:
+            weight = 1.0 / len(x) if len(x) else float("nan")
+        else:
+            sample_weight = self._check_weight(sample_weight, x)
+            weight = sample_weight / sample_weight.sum()
+        return _PenalizedLoss.apply(loss, x, self, weight, float(scale))
+
+    def _sum(self, x):
+        """The sum of :meth:`per_sample` over the batch (no gradient needed)."""
+        if self.method_ == "sparse":
+            self._check_input(x)
+            return self._quadratic(x, 1.0)
+        return self.per_sample(x).sum()
 
     def _quadratic(self, x, weight):
         """The quadratic-form filters: per sample (``weight`` None) or weighted sum."""
