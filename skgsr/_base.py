@@ -165,6 +165,7 @@ class BaseGSR(TransformerMixin, BaseEstimator):
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "device": [str],
+        "compile": ["boolean"],
     }
 
     def __init__(
@@ -204,6 +205,7 @@ class BaseGSR(TransformerMixin, BaseEstimator):
         random_state=None,
         verbose=0,
         device="auto",
+        compile=False,
     ):
         self.n_components = n_components
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -239,6 +241,7 @@ class BaseGSR(TransformerMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
         self.device = device
+        self.compile = compile
 
     # ================================================================ hooks
     # What a subclass decides: the head, the loss, the targets, the score.
@@ -411,6 +414,10 @@ class BaseGSR(TransformerMixin, BaseEstimator):
             module, self.solver, self.learning_rate_init, self.weight_decay
         )
 
+    def _compiled(self, module):
+        """The network compiled for training (``compile=True``), else None."""
+        return torch.compile(module) if self.compile else None
+
     def _batch_size(self, n_samples):
         if self.batch_size == "auto":
             return min(200, n_samples)
@@ -476,6 +483,7 @@ class BaseGSR(TransformerMixin, BaseEstimator):
             module=module,
             regularizer=regularizer.to(device).attach(module.structured),
             optimizer=self._make_optimizer(module),
+            compiled=self._compiled(module),
             device=device,
             generator=generator,
             # the rows encoded for a learned graph come from a stream of their
@@ -516,6 +524,7 @@ class BaseGSR(TransformerMixin, BaseEstimator):
             module=module,
             regularizer=regularizer.to(device).attach(module.structured),
             optimizer=optimizer,
+            compiled=self._compiled(module),
             device=device,
             generator=generator,
             graph_rng=copy.deepcopy(self._graph_rng),
@@ -740,11 +749,15 @@ class BaseGSR(TransformerMixin, BaseEstimator):
         if self.alpha == 0 and state.penalty_applied:
             # the penalty is measured for penalty_curve_, not trained on
             state.monitor = PenaltyMonitor(state.regularizer.penalty_)
-        for start in range(0, data.n_samples, batch_size):
-            index = order[start : start + batch_size]
-            xb = data.take(index)
-            tb = None if targets is None else targets[index.to(targets.device)]
-            wb = None if weights is None else weights[index.to(weights.device)]
+        # the epoch's targets and weights in its order: each batch a view
+        targets = None if targets is None else targets[order.to(targets.device)]
+        weights = None if weights is None else weights[order.to(weights.device)]
+        start = 0
+        for index, xb in data.shuffled(order, batch_size):
+            stop = start + len(index)
+            tb = None if targets is None else targets[start:stop]
+            wb = None if weights is None else weights[start:stop]
+            start = stop
             if wb is not None and not wb.sum() > 0:
                 continue  # a batch of zero-weight samples teaches nothing
             losses = self._train_step(state, xb, tb, wb)
@@ -768,14 +781,17 @@ class BaseGSR(TransformerMixin, BaseEstimator):
         Returns the detached objective, task loss and penalty (without
         ``alpha``) of the batch; the penalty is None when it was not computed.
         """
-        output, z = state.module(xb)
+        compiled = state.compiled is not None
+        output, z = (state.compiled if compiled else state.module)(xb)
         if wb is None:
             task_loss = self._mean_task_loss(output, tb, xb)
         else:
             per_sample = self._task_loss(output, tb, xb)
             task_loss = (per_sample * wb).sum() / wb.sum()
-        # the regularizer's hook saw z: the loss plus alpha x its penalty
-        loss, raw = state.regularizer._add_penalty(task_loss, wb)
+        # the loss plus alpha x the penalty of z (which the regularizer's hook saw)
+        loss, raw = state.regularizer._add_penalty(
+            task_loss, wb, z if compiled else None
+        )
         if state.monitor is not None:
             state.monitor.add(z, wb)
         state.steps.zero_grad()

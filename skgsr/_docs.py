@@ -131,6 +131,13 @@ callable, default="laplacian"
         summary.
     device : str, default="auto"
         ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"`` (CUDA when available).
+    compile : bool, default=False
+        Train with the network compiled by :func:`torch.compile`. Compiling
+        takes seconds to minutes at the start of each fit, and on a CPU the
+        compiled network was measured no faster than the plain one for the
+        networks of these estimators (``benchmarks/README.rst``, "bench_fit");
+        it may pay on an accelerator. Results differ from the uncompiled ones
+        in the last digits (other operation order).
 """
 
 FITTED_ATTRIBUTES = """

@@ -37,6 +37,9 @@ __all__ = [
 # of batch by batch.
 MAX_DEVICE_BYTES = 2**30
 
+# Minibatches are gathered from the shuffled data by blocks of about this size.
+BLOCK_BYTES = 2**20
+
 # Rows per forward pass at inference: large enough to amortize Python overhead,
 # small enough to bound memory for wide layers.
 INFERENCE_BATCH = 4096
@@ -149,14 +152,50 @@ class Batches:
 
     def take(self, index):
         """Rows ``index`` (a CPU LongTensor) as a float32 tensor on the device."""
+        if self.sparse:
+            return self._dense(self._sparse_rows(index))
         if self.rows is not None:
             index = self.rows[index]
-        if self.sparse:
-            dense = self.X[index.numpy()].toarray().astype(np.float32, copy=False)
-            return torch.from_numpy(dense).to(self.device, non_blocking=True)
         if self.X.device != index.device:
             index = index.to(self.X.device, non_blocking=True)
         return self.X.index_select(0, index).to(self.device, non_blocking=True)
+
+    def shuffled(self, order, batch_size):
+        """Minibatches ``(index, rows)`` in the order of ``order`` (a permutation).
+
+        ``index`` is the batch's slice of ``order``; ``rows`` its rows of ``X``,
+        gathered by blocks of several batches (about :data:`BLOCK_BYTES` when
+        dense): one gather per block, each batch a contiguous view of it (sparse
+        rows are densified a batch at a time). The same rows as :meth:`take` of
+        each slice of ``order``, with fewer operations.
+        """
+        n = len(order)
+        row_bytes = 4 * max(1, self.X.shape[1])
+        block = batch_size * max(1, BLOCK_BYTES // (batch_size * row_bytes))
+        for block_start in range(0, n, block):
+            block_index = order[block_start : block_start + block]
+            if self.sparse:
+                # gathered sparse, densified one batch at a time
+                rows = self._sparse_rows(block_index)
+            else:
+                rows = self.take(block_index)
+            for start in range(0, len(block_index), batch_size):
+                stop = start + batch_size
+                batch = rows[start:stop]
+                if self.sparse:
+                    batch = self._dense(batch)
+                yield block_index[start:stop], batch
+
+    def _sparse_rows(self, index):
+        """Rows ``index`` of sparse ``X``, still sparse."""
+        if self.rows is not None:
+            index = self.rows[index]
+        return self.X[index.numpy()]
+
+    def _dense(self, rows):
+        """Sparse rows as a float32 tensor on the device."""
+        dense = rows.toarray().astype(np.float32, copy=False)
+        return torch.from_numpy(dense).to(self.device, non_blocking=True)
 
     def slices(self, batch_size):
         """Consecutive row blocks, in order, as float32 tensors on the device."""
@@ -246,7 +285,7 @@ class PenaltyMonitor:
     batch's (weighted) mean penalty times its size.
     """
 
-    def __init__(self, penalty, max_values=1 << 18):
+    def __init__(self, penalty, max_values=1 << 20):
         self.penalty = penalty
         self.max_values = max_values
         self.total = None
@@ -472,6 +511,7 @@ class TrainState:
     module: torch.nn.Module
     regularizer: object  # skgsr.nn.GraphRegularizer
     optimizer: torch.optim.Optimizer
+    compiled: torch.nn.Module | None  # module compiled for training (compile=True)
     device: torch.device
     generator: torch.Generator  # the minibatch shuffle
     graph_rng: np.random.RandomState  # the rows encoded for a learned graph

@@ -590,24 +590,30 @@ graph_kernel, graph_metric
         self.last_penalty_ = raw.detach()
         return self.alpha * raw
 
-    def _add_penalty(self, loss, sample_weight=None):
+    def _add_penalty(self, loss, sample_weight=None, output=None):
         """``loss + penalty(sample_weight)``, with the raw penalty (None when off).
 
-        The estimators' training step: one autograd step for the quadratic-form
-        filters (see ``GraphPenalty._add_to``), and nothing added when the
-        penalty is off.
+        The estimators' training step, whose total is backpropagated once with
+        ``total.backward()``: for the quadratic-form filters the gradient of the
+        penalty comes from a hook on the activations (see
+        ``GraphPenalty._add_to``); nothing is added when the penalty is off.
+        ``output``: the layer's output to penalize instead of the one the hook
+        kept, through autograd and no hook: a compiled network's hook keeps a
+        tensor outside the graph of the loss.
         """
         activations = self._take_activations()
+        if output is not None:
+            activations = [output]
         if not activations or self.alpha == 0 or not self.active:
             return loss, None
-        if len(activations) > 1:
+        if len(activations) > 1 or output is not None:
             raw = self._penalty_of(activations, sample_weight)
             total = loss + self.alpha * raw
         else:
             z = self._penalty_input(activations[0])
             total, raw = self.penalty_._add_to(loss, z, self.alpha, sample_weight)
-        self.last_penalty_ = raw.detach()
-        return total, self.last_penalty_
+        self.last_penalty_ = raw = raw.detach()
+        return total, raw
 
     def _take_activations(self):
         """The activations seen since the last call, checked to exist."""

@@ -131,6 +131,45 @@ def _quadratic_values(x, y, weight, rayleigh):
     return (values * weight).sum(), energy, norm
 
 
+def _quadratic_gradient(y, xc, energy, norm, weight, project, grad, into=None):
+    """The gradient with respect to ``x`` of ``grad`` times the quadratic penalty.
+
+    ``y``, ``xc``, ``energy``, ``norm`` and ``weight`` are the parts of
+    :func:`_quadratic_values` (``xc`` the centred ``x`` with ``center``, ``norm``
+    None unless Rayleigh); ``grad`` is a number or a 0-d tensor for a weighted
+    sum, a ``(B,)`` tensor for the per-sample values (``weight`` None).
+    ``project``: the gradient goes through the centring ``x - mean(x)`` (a
+    symmetric projection), which only the normalized Laplacian needs: the
+    combinatorial one sums to zero over each row, so that ``L x`` and the
+    centred ``x`` already have zero mean. With ``into``, the gradient is added
+    to it (a new tensor).
+    """
+    if norm is None and isinstance(weight, float):
+        # the plain mean of x^T L x: 2 L x times one number
+        if isinstance(grad, float) and not project:
+            factor = 2.0 * weight * grad
+            return y * factor if into is None else torch.add(into, y, alpha=factor)
+        grad_x = y * (2.0 * weight * grad)
+    else:
+        # the gradient of the output with respect to each sample's value
+        per_sample = grad if weight is None else grad * weight
+        per_sample = torch.as_tensor(per_sample, dtype=y.dtype, device=y.device)
+        factor = 2.0 * per_sample.reshape(-1, 1)
+        if norm is not None:
+            factor = factor / norm[:, None]
+        if project or into is None:
+            grad_x = y * factor
+        else:
+            # added to the gradient at once: one pass over the batch fewer
+            grad_x, into = into.addcmul(y, factor), None
+        if norm is not None:
+            # Rayleigh: d(q / s) = (2 L x - 2 (q / s) x) / s
+            grad_x.addcmul_(xc, factor * (energy / norm)[:, None], value=-1.0)
+    if project:
+        grad_x = grad_x.sub_(grad_x.mean(dim=1, keepdim=True))
+    return grad_x if into is None else into + grad_x
+
+
 class _QuadraticPenalty(torch.autograd.Function):
     """The quadratic-form penalty of a batch, with its gradient in one step.
 
@@ -146,79 +185,35 @@ class _QuadraticPenalty(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, penalty, weight):
-        return _QuadraticPenalty._values(ctx, x, penalty, weight)
-
-    @staticmethod
-    def backward(ctx, grad):
-        return _QuadraticPenalty._gradient(ctx, grad, 1.0), None, None
-
-    @staticmethod
-    def _values(ctx, x, penalty, weight):
-        rayleigh = penalty.filter == "rayleigh"
-        xc = x - x.mean(dim=1, keepdim=True) if penalty.center else x
-        y = penalty._laplacian_times(xc)
-        value, energy, norm = _quadratic_values(xc, y, weight, rayleigh)
-        ctx.weight = weight if isinstance(weight, float) or weight is None else None
-        ctx.rayleigh, ctx.center, ctx.consume = rayleigh, penalty.center, False
-        saved = (y, xc, energy, norm) if rayleigh else (y,)
-        tensor_weight = weight if isinstance(weight, torch.Tensor) else None
-        ctx.save_for_backward(tensor_weight, *saved)
+        value, parts = penalty._quadratic_parts(x, weight)
+        ctx.project, ctx.weight = penalty._projects_gradient, weight
+        if isinstance(weight, torch.Tensor):
+            ctx.weight = None
+            parts = (*parts, weight)
+        ctx.save_for_backward(*parts)
         return value
 
     @staticmethod
-    def _gradient(ctx, grad, scale):
-        """The gradient with respect to ``x`` of ``scale`` times the output."""
-        tensor_weight, y, *rayleigh_parts = ctx.saved_tensors
-        if not ctx.rayleigh and tensor_weight is None and ctx.weight is not None:
-            # the plain mean: 2 L x times one number (read at once on the CPU,
-            # where there is no device to wait for: one operation fewer)
-            factor = 2.0 * ctx.weight * scale
-            factor = factor * grad.item() if grad.device.type == "cpu" else factor * grad
-            grad_x = y.mul_(factor) if ctx.consume else y * factor
-            return _project(grad_x) if ctx.center else grad_x
-        # the gradient of the output with respect to each sample's value
-        if tensor_weight is not None:
-            per_sample = grad * (tensor_weight * scale)
-        elif ctx.weight is None:
-            per_sample = grad * scale
-        else:
-            per_sample = grad * (ctx.weight * scale)  # a 0-d tensor
-        if ctx.rayleigh:
-            # d(q / s) = (2 L x - 2 (q / s) x) / s
-            xc, energy, norm = rayleigh_parts
-            factor = 2.0 * per_sample / norm
-            grad_x = y * factor[:, None]
-            grad_x.addcmul_(xc, (factor * (energy / norm))[:, None], value=-1.0)
-        else:
-            grad_x = y * (2.0 * per_sample).reshape(-1, 1)
-        return _project(grad_x) if ctx.center else grad_x
+    def backward(ctx, grad):
+        y, xc, energy, norm, *weight = ctx.saved_tensors
+        weight = weight[0] if weight else ctx.weight
+        if grad.device.type == "cpu" and grad.ndim == 0:
+            grad = grad.item()  # no device to wait for: one operation fewer
+        grad_x = _quadratic_gradient(y, xc, energy, norm, weight, ctx.project, grad)
+        return grad_x, None, None
 
 
-class _PenalizedLoss(_QuadraticPenalty):
-    """``loss + scale * penalty`` and the penalty, in one autograd step.
+class _AddGradient:
+    """A tensor hook that adds ``scale`` times a quadratic penalty's gradient."""
 
-    ``forward(loss, x, penalty, weight, scale)`` returns the sum and the
-    penalty's value (not differentiable). Each training step of the estimators
-    backpropagates it once: the product :math:`L x` kept for the backward pass
-    becomes the gradient in place.
-    """
+    def __init__(self, parts, weight, project, scale):
+        self.parts, self.weight, self.project, self.scale = parts, weight, project, scale
 
-    @staticmethod
-    def forward(ctx, loss, x, penalty, weight, scale):
-        value = _QuadraticPenalty._values(ctx, x, penalty, weight)
-        ctx.consume, ctx.scale = True, scale
-        ctx.mark_non_differentiable(value)
-        return torch.add(loss, value, alpha=scale), value
-
-    @staticmethod
-    def backward(ctx, grad, _):
-        grad_x = _QuadraticPenalty._gradient(ctx, grad, ctx.scale)
-        return grad, grad_x, None, None, None
-
-
-def _project(grad):
-    """The gradient through ``x - mean(x)``: the same projection (it is symmetric)."""
-    return grad.sub_(grad.mean(dim=1, keepdim=True))
+    def __call__(self, grad):
+        parts, self.parts = self.parts, None  # one backward pass, then freed
+        return _quadratic_gradient(
+            *parts, self.weight, self.project, self.scale, into=grad
+        )
 
 
 def _lattice_of(L):
@@ -498,7 +493,7 @@ callable, default="laplacian"
     @property
     def device(self):
         """The device the penalty's operators are on."""
-        crow = getattr(self, "_crow", None)
+        crow = self._buffers.get("_crow")
         return crow.device if crow is not None else torch.device("cpu")
 
     # ---------------------------------------------------------------- forward
@@ -672,9 +667,11 @@ callable, default="laplacian"
     def _add_to(self, loss, x, scale, sample_weight=None):
         """``loss + scale * self(x, sample_weight)`` and the penalty (detached).
 
-        For the quadratic-form filters in one autograd step whose backward
-        pass, run once, reuses the forward pass's product (the estimators'
-        training step); a plain sum for the others.
+        The estimators' training step, whose total is backpropagated once with
+        ``total.backward()``. For the quadratic-form filters the penalty is
+        computed without autograd and a hook on ``x`` adds its gradient to the
+        one ``x`` receives: no autograd node, and one operation in the backward
+        pass. A plain sum for the other filters.
         """
         if self.method_ != "sparse" or not (x.requires_grad and torch.is_grad_enabled()):
             value = self(x, sample_weight)
@@ -685,7 +682,24 @@ callable, default="laplacian"
         else:
             sample_weight = self._check_weight(sample_weight, x)
             weight = sample_weight / sample_weight.sum()
-        return _PenalizedLoss.apply(loss, x, self, weight, float(scale))
+        value, parts = self._quadratic_parts(x.detach(), weight)
+        hook = _AddGradient(parts, weight, self._projects_gradient, float(scale))
+        x.register_hook(hook)
+        return torch.add(loss, value, alpha=scale), value
+
+    @property
+    def _projects_gradient(self):
+        # see _quadratic_gradient: only a centred signal on a normalized Laplacian
+        return self.center and self.laplacian != "combinatorial"
+
+    def _quadratic_parts(self, x, weight):
+        """The penalty (see :func:`_quadratic_values`) and what its gradient needs:
+        ``(value, (L x, centred x, energies, norms))``."""
+        xc = x - x.mean(dim=1, keepdim=True) if self.center else x
+        y = self._laplacian_times(xc)
+        rayleigh = self.filter == "rayleigh"
+        value, energy, norm = _quadratic_values(xc, y, weight, rayleigh)
+        return value, (y, xc if rayleigh else None, energy, norm)
 
     def _sum(self, x):
         """The sum of :meth:`per_sample` over the batch (no gradient needed)."""
@@ -698,9 +712,7 @@ callable, default="laplacian"
         """The quadratic-form filters: per sample (``weight`` None) or weighted sum."""
         if x.requires_grad and torch.is_grad_enabled():
             return _QuadraticPenalty.apply(x, self, weight)
-        xc = x - x.mean(dim=1, keepdim=True) if self.center else x
-        y = self._laplacian_times(xc)
-        return _quadratic_values(xc, y, weight, self.filter == "rayleigh")[0]
+        return self._quadratic_parts(x, weight)[0]
 
     def extra_repr(self):
         name = "callable" if callable(self.filter) else repr(self.filter)
