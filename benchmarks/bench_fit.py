@@ -517,14 +517,22 @@ def format_profile(result):
         values = [result[label]["phases"][phase] for label in labels]
         lines.append(f"{phase:>22} " + " ".join(f"{v:>13.1f}" for v in values))
     unprofiled = [result[label]["step_us"] for label in labels]
-    lines.append(f"{'unprofiled fit/steps':>22} " + " ".join(f"{v:>13.1f}" for v in unprofiled))
-    lines.append(f"{'plain_fused, unprofiled':>22} {result['plain_fused_step_us']:>13.1f}")
+    lines.append(
+        f"{'unprofiled fit/steps':>22} " + " ".join(f"{v:>13.1f}" for v in unprofiled)
+    )
+    lines.append(
+        f"{'plain_fused, unprofiled':>22} {result['plain_fused_step_us']:>13.1f}"
+    )
     lines.append("")
-    lines.append("Share of the profiled fit (torch.profiler, self time by operator kind)")
+    lines.append(
+        "Share of the profiled fit (torch.profiler, self time by operator kind)"
+    )
     categories = list(result[labels[0]]["operators"])
     for category in categories:
         values = [result[label]["operators"].get(category, 0.0) for label in labels]
-        lines.append(f"{category:>22} " + " ".join(f"{100 * v:>12.1f}%" for v in values))
+        lines.append(
+            f"{category:>22} " + " ".join(f"{100 * v:>12.1f}%" for v in values)
+        )
     return "\n".join(lines)
 
 

@@ -333,7 +333,7 @@ def _fused_adam_kernel(optimizer, params):
         return None
     group = groups[0]
     flags = ("amsgrad", "maximize", "capturable", "differentiable")
-    plain = (group.get("fused") and not any(group.get(flag) for flag in flags))
+    plain = group.get("fused") and not any(group.get(flag) for flag in flags)
     numbers = (group["lr"], *group["betas"], group["eps"], group["weight_decay"])
     if not plain or any(isinstance(v, torch.Tensor) for v in numbers):
         return None

@@ -207,7 +207,12 @@ class _AddGradient:
     """A tensor hook that adds ``scale`` times a quadratic penalty's gradient."""
 
     def __init__(self, parts, weight, project, scale):
-        self.parts, self.weight, self.project, self.scale = parts, weight, project, scale
+        self.parts, self.weight, self.project, self.scale = (
+            parts,
+            weight,
+            project,
+            scale,
+        )
 
     def __call__(self, grad):
         parts, self.parts = self.parts, None  # one backward pass, then freed
@@ -241,7 +246,9 @@ def _lattice_of(L):
             column_edges = (h - 1 + (periodic and h > 2)) if vertical else 0
             if h * row_edges + w * column_edges != n_edges:
                 continue
-            candidate = graphs.laplacian(graphs.make_graph(name, (h, w)), validate=False)
+            candidate = graphs.laplacian(
+                graphs.make_graph(name, (h, w)), validate=False
+            )
             if np.array_equal(candidate.indptr, L.indptr) and np.array_equal(
                 candidate.indices, L.indices
             ):
@@ -258,6 +265,7 @@ _LATTICES = (
     ("lines", False, False),
     ("rings", False, True),
 )
+
 
 class GraphPenalty(nn.Module):
     """Graph Spectral Regularization penalty of a batch of activations.
@@ -673,7 +681,9 @@ callable, default="laplacian"
         one ``x`` receives: no autograd node, and one operation in the backward
         pass. A plain sum for the other filters.
         """
-        if self.method_ != "sparse" or not (x.requires_grad and torch.is_grad_enabled()):
+        if self.method_ != "sparse" or not (
+            x.requires_grad and torch.is_grad_enabled()
+        ):
             value = self(x, sample_weight)
             return loss + scale * value, value.detach()
         self._check_input(x)
