@@ -110,36 +110,34 @@ class _SymmetricSpMM(torch.autograd.Function):
 def _quadratic_values(x, y, weight, rayleigh):
     """The per-sample values (``weight`` None) or their weighted sum, and their parts.
 
-    ``y`` is :math:`L x`. Returns ``(value, energy, norm)``: the output, the
-    per-sample :math:`x_b^T L x_b` (None when only their plain mean was needed,
-    computed as one dot product) and :math:`x_b^T x_b + 10^{-12}` (Rayleigh only).
+    ``y`` is :math:`L x`. Returns ``(value, ratio, norm)``: the output and, for
+    the Rayleigh quotient (else None), the per-sample quotients and
+    :math:`x_b^T x_b + 10^{-12}`.
     """
     if not rayleigh and isinstance(weight, float):
         # the plain mean: one dot product, no per-sample vector
         return torch.vdot(x.reshape(-1), y.reshape(-1)) * weight, None, None
-    energy = (x * y).sum(dim=1)
-    norm = None
+    values = (x * y).sum(dim=1)
+    ratio = norm = None
     if rayleigh:
-        norm = (x * x).sum(dim=1) + 1e-12
-        values = energy / norm
-    else:
-        values = energy
+        norm = (x * x).sum(dim=1).add_(1e-12)
+        values = ratio = values / norm
     if weight is None:
-        return values, energy, norm
+        return values, ratio, norm
     if isinstance(weight, float):
-        return values.sum() * weight, energy, norm
-    return (values * weight).sum(), energy, norm
+        return values.sum() * weight, ratio, norm
+    return (values * weight).sum(), ratio, norm
 
 
-def _quadratic_gradient(y, xc, energy, norm, weight, project, grad, into=None):
+def _quadratic_gradient(y, xc, ratio, norm, weight, project, grad, into=None):
     """The gradient with respect to ``x`` of ``grad`` times the quadratic penalty.
 
-    ``y``, ``xc``, ``energy``, ``norm`` and ``weight`` are the parts of
-    :func:`_quadratic_values` (``xc`` the centred ``x`` with ``center``, ``norm``
-    None unless Rayleigh); ``grad`` is a number or a 0-d tensor for a weighted
-    sum, a ``(B,)`` tensor for the per-sample values (``weight`` None).
-    ``project``: the gradient goes through the centring ``x - mean(x)`` (a
-    symmetric projection), which only the normalized Laplacian needs: the
+    ``y``, ``xc``, ``ratio``, ``norm`` and ``weight`` are the parts of
+    :func:`_quadratic_values` (``xc`` the centred ``x`` with ``center``; ``ratio``
+    and ``norm`` None unless Rayleigh); ``grad`` is a number or a 0-d tensor for
+    a weighted sum, a ``(B,)`` tensor for the per-sample values (``weight``
+    None). ``project``: the gradient goes through the centring ``x - mean(x)``
+    (a symmetric projection), which only the normalized Laplacian needs: the
     combinatorial one sums to zero over each row, so that ``L x`` and the
     centred ``x`` already have zero mean. With ``into``, the gradient is added
     to it (a new tensor).
@@ -148,23 +146,28 @@ def _quadratic_gradient(y, xc, energy, norm, weight, project, grad, into=None):
         # the plain mean of x^T L x: 2 L x times one number
         if isinstance(grad, float) and not project:
             factor = 2.0 * weight * grad
-            return y * factor if into is None else torch.add(into, y, alpha=factor)
+            if into is None:
+                return y * factor
+            if abs(factor) <= torch.finfo(y.dtype).max:
+                return torch.add(into, y, alpha=factor)
+            return into + y * factor  # add's alpha refuses an overflow: inf here
         grad_x = y * (2.0 * weight * grad)
     else:
         # the gradient of the output with respect to each sample's value
         per_sample = grad if weight is None else grad * weight
-        per_sample = torch.as_tensor(per_sample, dtype=y.dtype, device=y.device)
-        factor = 2.0 * per_sample.reshape(-1, 1)
         if norm is not None:
-            factor = factor / norm[:, None]
+            # Rayleigh: d(q / s) = (2 L x - 2 (q / s) x) / s
+            factor = torch.div(2.0 * per_sample, norm)
+        else:
+            factor = torch.as_tensor(2.0 * per_sample, dtype=y.dtype, device=y.device)
+        factor = factor.reshape(-1, 1)
         if project or into is None:
             grad_x = y * factor
         else:
             # added to the gradient at once: one pass over the batch fewer
             grad_x, into = into.addcmul(y, factor), None
         if norm is not None:
-            # Rayleigh: d(q / s) = (2 L x - 2 (q / s) x) / s
-            grad_x.addcmul_(xc, factor * (energy / norm)[:, None], value=-1.0)
+            grad_x.addcmul_(xc, factor * ratio[:, None], value=-1.0)
     if project:
         grad_x = grad_x.sub_(grad_x.mean(dim=1, keepdim=True))
     return grad_x if into is None else into + grad_x
@@ -195,11 +198,11 @@ class _QuadraticPenalty(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad):
-        y, xc, energy, norm, *weight = ctx.saved_tensors
+        y, xc, ratio, norm, *weight = ctx.saved_tensors
         weight = weight[0] if weight else ctx.weight
         if grad.device.type == "cpu" and grad.ndim == 0:
             grad = grad.item()  # no device to wait for: one operation fewer
-        grad_x = _quadratic_gradient(y, xc, energy, norm, weight, ctx.project, grad)
+        grad_x = _quadratic_gradient(y, xc, ratio, norm, weight, ctx.project, grad)
         return grad_x, None, None
 
 
@@ -695,7 +698,9 @@ callable, default="laplacian"
         value, parts = self._quadratic_parts(x.detach(), weight)
         hook = _AddGradient(parts, weight, self._projects_gradient, float(scale))
         x.register_hook(hook)
-        return torch.add(loss, value, alpha=scale), value
+        # loss + scale * value as the other filters' sum (no alpha=: an
+        # overflowing scale must give inf, which the training loop catches)
+        return loss + value * scale, value
 
     @property
     def _projects_gradient(self):
@@ -708,8 +713,8 @@ callable, default="laplacian"
         xc = x - x.mean(dim=1, keepdim=True) if self.center else x
         y = self._laplacian_times(xc)
         rayleigh = self.filter == "rayleigh"
-        value, energy, norm = _quadratic_values(xc, y, weight, rayleigh)
-        return value, (y, xc if rayleigh else None, energy, norm)
+        value, ratio, norm = _quadratic_values(xc, y, weight, rayleigh)
+        return value, (y, xc if rayleigh else None, ratio, norm)
 
     def _sum(self, x):
         """The sum of :meth:`per_sample` over the batch (no gradient needed)."""
