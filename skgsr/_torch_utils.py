@@ -323,15 +323,19 @@ def _hooked(steps):
 def _fused_adam_kernel(optimizer, params):
     """``(kernel, exp_avgs, exp_avg_sqs, steps)`` when ``optimizer.step()`` is one
     call of torch's fused Adam (or AdamW) kernel over ``params``; else None."""
-    kernel = getattr(torch, "_fused_adam_", None)
-    if type(optimizer) is torch.optim.AdamW:
-        kernel = getattr(torch, "_fused_adamw_", None)
-    elif type(optimizer) is not torch.optim.Adam:
+    if type(optimizer) not in (torch.optim.Adam, torch.optim.AdamW):
         return None
     groups = optimizer.param_groups
-    if kernel is None or len(groups) != 1:
+    if len(groups) != 1:
         return None
     group = groups[0]
+    # AdamW is Adam with decoupled_weight_decay=True, which picks the kernel
+    decoupled = group.get(
+        "decoupled_weight_decay", type(optimizer) is torch.optim.AdamW
+    )
+    kernel = getattr(torch, "_fused_adamw_" if decoupled else "_fused_adam_", None)
+    if kernel is None:
+        return None
     flags = ("amsgrad", "maximize", "capturable", "differentiable")
     plain = group.get("fused") and not any(group.get(flag) for flag in flags)
     numbers = (group["lr"], *group["betas"], group["eps"], group["weight_decay"])

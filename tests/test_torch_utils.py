@@ -41,8 +41,15 @@ needs_fused = pytest.mark.skipif(not FUSED, reason="no fused Adam on this CPU bu
 @needs_fused
 @pytest.mark.parametrize("optimizer_class", [torch.optim.Adam, torch.optim.AdamW])
 @pytest.mark.parametrize("weight_decay", [0.0, 0.01])
-def test_direct_fused_steps_are_bit_identical_to_step(optimizer_class, weight_decay):
+@pytest.mark.parametrize("decoupled", [None, True, False])
+def test_direct_fused_steps_are_bit_identical_to_step(
+    optimizer_class, weight_decay, decoupled
+):
     kwargs = dict(lr=3e-3, weight_decay=weight_decay, **FUSED)
+    if decoupled is not None and optimizer_class is torch.optim.AdamW:
+        pytest.skip("AdamW takes no decoupled_weight_decay")
+    if decoupled is not None:  # Adam(decoupled_weight_decay=True) is AdamW
+        kwargs["decoupled_weight_decay"] = decoupled
     expected, _, reference = _train(optimizer_class, kwargs, use_steps=False)
     got, steps, optimizer = _train(optimizer_class, kwargs, use_steps=True)
     assert steps._kernel is not None  # the direct call was taken
