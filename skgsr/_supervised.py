@@ -3,7 +3,6 @@
 from numbers import Integral, Real
 
 import numpy as np
-import torch
 from sklearn.base import (
     ClassifierMixin,
     RegressorMixin,
@@ -63,21 +62,6 @@ _CLASSIFIER_HEAD_DOC = """
 """
 
 _GRID_GRAPHS = ("grid", "torus")
-
-
-def cross_entropy(logits, target, reduction="mean"):
-    """``F.cross_entropy``, fast for 5 to 15 classes on the CPU.
-
-    Over a last axis shorter than 16, torch's CPU log-softmax takes a scalar
-    path: for 10 classes and 200 samples the loss and its gradient cost 1.4 times
-    as much as over the first axis of the transposed logits, which is the same
-    computation (the same loss, gradients within 1e-10; ``benchmarks/README.rst``,
-    "bench_fit").
-    """
-    if 5 <= logits.shape[1] < 16 and logits.device.type == "cpu":
-        log_p = torch.log_softmax(logits.T, dim=0).T
-        return F.nll_loss(log_p, target, reduction=reduction)
-    return F.cross_entropy(logits, target, reduction=reduction)
 
 
 class _SupervisedGSR(BaseGSR):
@@ -484,12 +468,12 @@ class GSRClassifier(GraphFeatureNamesMixin, ClassifierMixin, _SupervisedGSR):
             return capsule_loss(
                 output, target, len(self.classes_), self.reconstruction_weight
             )
-        return cross_entropy(output, target, reduction="none")
+        return F.cross_entropy(output, target, reduction="none")
 
     def _mean_task_loss(self, output, target, x):
         if self._is_capsule():
             return self._task_loss(output, target, x).mean()
-        return cross_entropy(output, target)
+        return F.cross_entropy(output, target)
 
     def _validation_score(self, module, X, y, sample_weight=None):
         logits = self._predict_outputs(module, X, next(module.parameters()).device)

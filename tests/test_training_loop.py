@@ -305,26 +305,6 @@ def test_shuffled_batches_are_the_rows_of_each_slice(sparse, selected, monkeypat
         np.testing.assert_array_equal(rows_k, data.take(index))
 
 
-def test_transposed_cross_entropy_equals_torch(digits):
-    import torch.nn.functional as F
-
-    from skgsr._supervised import cross_entropy
-
-    generator = torch.Generator().manual_seed(0)
-    for n_classes in (2, 5, 10, 15, 16):
-        logits = torch.randn(33, n_classes, generator=generator, dtype=torch.float64)
-        target = torch.randint(n_classes, (33,), generator=generator)
-        for reduction in ("mean", "none"):
-            a = logits.clone().requires_grad_(True)
-            b = logits.clone().requires_grad_(True)
-            got = cross_entropy(a, target, reduction=reduction)
-            expected = F.cross_entropy(b, target, reduction=reduction)
-            torch.testing.assert_close(got, expected, rtol=1e-12, atol=1e-12)
-            got.sum().backward()
-            expected.sum().backward()
-            torch.testing.assert_close(a.grad, b.grad, rtol=1e-10, atol=1e-12)
-
-
 @pytest.mark.parametrize("alpha", [0.0, 1e-3])
 def test_fixed_random_state_gives_identical_fits(digits, alpha):
     X, y = digits
