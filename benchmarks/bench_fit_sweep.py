@@ -217,6 +217,45 @@ def compile_worker(args):
     print(json.dumps(times))
 
 
+def product_times(sizes, repeats):
+    """Microseconds per forward and backward pass of the grid penalty (batch 200,
+    float32) with each product: ``{n: {"dense", "sparse", "lattice": us}}``.
+
+    The product is forced by patching ``_DENSE_MAX_NODES`` and ``_lattice_of``
+    while the penalty is built; the median of 5 blocks of ``repeats`` calls.
+    """
+    import torch
+
+    from skgsr import penalty as module
+    from skgsr.graphs import infer_grid_shape, make_graph
+
+    torch.set_num_threads(1)
+    saved = module._DENSE_MAX_NODES, module._lattice_of
+    table = {}
+    for n in sizes:
+        grid = make_graph("grid", infer_grid_shape(n))
+        table[n] = {}
+        for kind in ("dense", "sparse", "lattice"):
+            module._DENSE_MAX_NODES = n if kind == "dense" else 0
+            if kind != "lattice":
+                module._lattice_of = lambda L: None
+            try:
+                penalty = module.GraphPenalty(grid)
+            finally:
+                module._DENSE_MAX_NODES, module._lattice_of = saved
+            x = torch.randn(200, n, requires_grad=True)
+            for _ in range(max(1, repeats // 10)):
+                penalty(x).backward()
+            blocks = []
+            for _ in range(5):
+                start = time.process_time()
+                for _ in range(repeats):
+                    penalty(x).backward()
+                blocks.append(1e6 * (time.process_time() - start) / repeats)
+            table[n][kind] = statistics.median(blocks)
+    return table
+
+
 def _spawn(pythonpath, argv):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": pythonpath}
     out = subprocess.run(
@@ -237,7 +276,7 @@ def main(argv=None):
     parser.add_argument("--width", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--quick", action="store_true", help="tiny run (seconds)")
-    parser.add_argument("--widths", type=int, nargs="+", default=[64, 256, 1024])
+    parser.add_argument("--widths", type=int, nargs="*", default=[64, 256, 1024])
     parser.add_argument(
         "--wide",
         type=int,
@@ -258,6 +297,13 @@ def main(argv=None):
         default=[],
         help="widths at which to measure compile=True",
     )
+    parser.add_argument(
+        "--products",
+        type=int,
+        nargs="*",
+        default=[],
+        help="sizes at which to time the penalty with each product of L x",
+    )
     parser.add_argument("--out", help="write the results to this JSON file")
     args = parser.parse_args(argv)
     if args.worker:
@@ -267,6 +313,7 @@ def main(argv=None):
     if args.quick:
         args.widths, args.wide, args.epochs, args.repeats, args.tile = [16], [], 1, 1, 1
         args.ablate_widths = [16]
+        args.products = [16] if args.products else []
     here = os.path.dirname(HERE)
     plan = [(w, args.epochs) for w in args.widths]
     plan += [(w, args.wide_epochs) for w in args.wide]
@@ -305,7 +352,13 @@ def main(argv=None):
         common = ["--width", str(width), "--epochs", str(args.epochs)]
         got = _spawn(here, ["--compile-worker", *common, "--tile", str(args.tile)])
         compiled.append({"width": width, "epochs": args.epochs, **got})
+    products = product_times(args.products, 30 if args.quick else 300)
     print(format_tables(rows, compiled, args))
+    if products:
+        print("\ngrid penalty forward + backward, batch 200 (CPU us per call)")
+        print(f"{'n':>6} {'dense':>9} {'sparse':>9} {'lattice':>9}")
+        for n, t in products.items():
+            print(f"{n:>6} {t['dense']:>9.1f} {t['sparse']:>9.1f} {t['lattice']:>9.1f}")
     if args.out:
         meta = {
             "cpu_count": os.cpu_count(),
@@ -314,7 +367,8 @@ def main(argv=None):
             "argv": sys.argv[1:],
         }
         with open(args.out, "w") as f:
-            json.dump({"meta": meta, "results": rows, "compile": compiled}, f, indent=1)
+            document = {"meta": meta, "results": rows, "compile": compiled}
+            json.dump({**document, "products": products}, f, indent=1)
     return rows, compiled
 
 

@@ -132,12 +132,14 @@ callable, default="laplacian"
     device : str, default="auto"
         ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"`` (CUDA when available).
     compile : bool, default=False
-        Train with the network compiled by :func:`torch.compile`. Compiling
-        takes seconds to minutes at the start of each fit, and on a CPU the
-        compiled network was measured no faster than the plain one for the
-        networks of these estimators (``benchmarks/README.rst``, "bench_fit");
-        it may pay on an accelerator. Results differ from the uncompiled ones
-        in the last digits (other operation order).
+        Train with the network compiled by :func:`torch.compile` (the
+        penalty's gradient then goes through autograd). Compiling takes
+        seconds at the start of a fit (about 5 s for the first fit of a
+        process on a 2-core CPU), and on a CPU the compiled training was
+        slower than the plain one even after it (1.36x at 64 structured
+        neurons, 1.13x at 1024; ``benchmarks/README.rst``, "Fit speed"). It
+        is unmeasured on CUDA, where it may pay. Results differ from the
+        uncompiled ones in float32 rounding (another order of operations).
 """
 
 FITTED_ATTRIBUTES = """

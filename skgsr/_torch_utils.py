@@ -254,8 +254,8 @@ class OptimizerSteps:
     ``torch.optim.Adam(fused=True).step()`` updates every weight in one kernel,
     but first spends a few times as long in Python: profiling records, hook
     checks, regrouping the tensors by device at every call. For the small
-    networks GSR trains, that is a tenth of a training step (see
-    ``benchmarks/README.rst``, "bench_fit"). After the optimizer's own first
+    networks GSR trains, undoing it made a fit 1.17x as long at 64 neurons (see
+    ``benchmarks/README.rst``, "Fit speed"). After the optimizer's own first
     step (which creates its state), Adam and AdamW call the fused kernel
     directly, with the arguments ``step()`` would pass it: the same update, bit
     for bit (``tests/test_torch_utils.py``). Anything else (another optimizer,

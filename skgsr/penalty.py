@@ -42,7 +42,7 @@ EXACT_MAX_NODES = 1024
 
 # The quadratic-form filters multiply by a dense Laplacian up to this many nodes:
 # below it one dense product costs less than the fixed costs of a sparse one, and
-# more above (benchmarks/README.rst, "The quadratic form's product").
+# more above (benchmarks/README.rst, "Fit speed").
 _DENSE_MAX_NODES = 128
 
 _METHODS = ("auto", "exact", "chebyshev")
