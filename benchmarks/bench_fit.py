@@ -314,18 +314,227 @@ def bench_dataset(name, config, contenders):
     return rows
 
 
-def profile_skgsr(name, config, n_lines=25):
-    """cProfile of one ``GSRClassifier(alpha=1e-3)`` fit, by own time."""
-    import cProfile
-    import pstats
+# --------------------------------------------------------------------------- #
+# Profile
+# --------------------------------------------------------------------------- #
+# What the training loop calls in each step, timed by wrapping it: (owner, name
+# of the method, phase). The rest of an epoch is the loop's own Python
+# (minibatch indices, targets and weights, finiteness checks).
+PHASES = ("batch", "forward", "task loss", "penalty", "zero_grad", "backward")
+PHASES += ("optimizer step", "meters & monitor", "loop (rest)")
 
+
+def _wrapped_methods():
+    import torch
+
+    from skgsr import _network, _torch_utils, _training
+    from skgsr import nn as gsr_nn
+    from skgsr._supervised import GSRClassifier
+
+    return [
+        (_training.Batches, "take", "batch"),
+        (_network.GSRNetwork, "forward", "forward"),
+        (GSRClassifier, "_mean_task_loss", "task loss"),
+        (GSRClassifier, "_task_loss", "task loss"),
+        (gsr_nn.GraphRegularizer, "_add_penalty", "penalty"),
+        (_torch_utils.OptimizerSteps, "zero_grad", "zero_grad"),
+        (torch.Tensor, "backward", "backward"),
+        (_torch_utils.OptimizerSteps, "step", "optimizer step"),
+        (_training.LossMeter, "add", "meters & monitor"),
+        (_training.PenaltyMonitor, "add", "meters & monitor"),
+        (_training.PenaltyMonitor, "result", "meters & monitor"),
+    ]
+
+
+class _PhaseTimer:
+    """Time per phase of each epoch, by wrapping what the loop calls.
+
+    ``clock`` is ``time.thread_time`` (CPU time of the thread: what one thread
+    spends, whatever else runs on a shared machine) or ``time.perf_counter``.
+    """
+
+    def __init__(self, clock):
+        self.clock = clock
+        self.epochs = []  # one {phase: seconds} per epoch, with "epoch" and "steps"
+        self._saved = []
+
+    def _timed(self, phase, method):
+        import functools
+
+        @functools.wraps(method)
+        def timed(*args, **kwargs):
+            start = self.clock()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                current = self.epochs[-1] if self.epochs else {}
+                current[phase] = current.get(phase, 0.0) + self.clock() - start
+
+        return timed
+
+    def __enter__(self):
+        from skgsr._base import BaseGSR
+
+        for owner, name, phase in _wrapped_methods():
+            method = owner.__dict__[name]
+            self._saved.append((owner, name, method))
+            setattr(owner, name, self._timed(phase, method))
+        run_epoch = BaseGSR.__dict__["_run_epoch"]
+        self._saved.append((BaseGSR, "_run_epoch", run_epoch))
+        timer = self
+
+        def timed_epoch(estimator, state, data, *args, **kwargs):
+            timer.epochs.append({})
+            start = timer.clock()
+            result = run_epoch(estimator, state, data, *args, **kwargs)
+            timer.epochs[-1]["epoch"] = timer.clock() - start
+            batch_size = args[-1]
+            timer.epochs[-1]["steps"] = -(-data.n_samples // batch_size)
+            return result
+
+        BaseGSR._run_epoch = timed_epoch
+        return self
+
+    def __exit__(self, *exc_info):
+        for owner, name, method in reversed(self._saved):
+            setattr(owner, name, method)
+
+    def per_step(self):
+        """``{phase: microseconds per step}``, the median over the epochs."""
+        table = {}
+        for phase in (*PHASES, "total"):
+            values = []
+            for epoch in self.epochs:
+                timed = sum(epoch.get(p, 0.0) for p in PHASES[:-1])
+                value = {"total": epoch["epoch"], "loop (rest)": epoch["epoch"] - timed}
+                values.append(value.get(phase, epoch.get(phase, 0.0)) / epoch["steps"])
+            table[phase] = 1e6 * statistics.median(values)
+        return table
+
+
+# torch.profiler's operators by what they do; the time outside every operator is
+# Python and dispatch.
+OP_KINDS = {
+    "matrix products": {"mm", "addmm", "bmm", "matmul", "linear", "dot", "vdot"},
+    "optimizer kernel": {"_fused_adam_", "_fused_adamw_", "_fused_sgd_"},
+    "loss": {"_log_softmax", "log_softmax", "_log_softmax_backward_data"}
+    | {"nll_loss", "nll_loss_nd", "nll_loss_forward", "nll_loss_backward"}
+    | {"cross_entropy_loss", "mse_loss", "mse_loss_backward"},
+    "elementwise": {"relu", "clamp_min", "threshold_backward", "add", "add_", "mul"}
+    | {"mul_", "sub", "sub_", "sum", "mean", "div", "fill_", "zero_", "addcmul_"},
+    "batching & copies": {"index_select", "index", "copy_", "_to_copy", "to", "cat"}
+    | {"clone", "contiguous", "randperm", "empty", "empty_strided", "empty_like"},
+    "views & scalars": {"t", "transpose", "as_strided", "view", "expand", "detach"}
+    | {"alias", "slice", "select", "reshape", "item", "_local_scalar_dense"},
+}
+
+
+def _op_kind(name):
+    if name.startswith("aten::"):
+        op = name[len("aten::") :]
+        if op.startswith("_foreach_"):
+            return "optimizer kernel"
+        for kind, ops in OP_KINDS.items():
+            if op in ops:
+                return kind
+        return "other operators"
+    # autograd's nodes, the engine's ranges and custom functions
+    return "autograd bookkeeping"
+
+
+def op_profile(fit):
+    """Self time of torch's operators by kind in one ``fit()`` (torch.profiler).
+
+    Returns ``{kind: share of the profiled fit's wall time}`` (the profiler
+    measures wall time), with "Python and dispatch" for the time outside every
+    operator. The profiler's own cost per operator inflates the operators.
+    """
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        start = time.perf_counter()
+        fit()
+        elapsed = time.perf_counter() - start
+    shares = {}
+    for event in prof.key_averages():
+        if event.key.startswith("Optimizer."):
+            continue  # a record_function range around operators, not one
+        category = _op_kind(event.key)
+        shares[category] = shares.get(category, 0.0) + event.self_cpu_time_total
+    shares = {k: 1e-6 * v / elapsed for k, v in shares.items()}
+    shares["Python and dispatch"] = max(0.0, 1.0 - sum(shares.values()))
+    return shares
+
+
+def profile_fit(name, config, clock, repeats=3):
+    """Where a step of ``GSRClassifier`` goes, at alpha=0 and with the grid penalty.
+
+    Returns a dict with, for ``skgsr_alpha0`` and ``skgsr_grid``: ``step_us``
+    (the median over ``repeats`` unprofiled fits of fit time / steps),
+    ``phases`` (µs per step by phase, median over the epochs of a fit with each
+    phase timed) and ``operators`` (shares of a torch.profiler'd fit by kind of
+    operator); and ``plain_fused_step_us``, the plain loop's step, measured in
+    turn with the others.
+    """
     X_train, _, y_train, _ = load_data(name, config)
-    skgsr_fit(X_train[:400], y_train[:400], 1, 0, alpha=1e-3)
-    profiler = cProfile.Profile()
-    profiler.enable()
-    skgsr_fit(X_train, y_train, config["epochs"], 0, alpha=1e-3)
-    profiler.disable()
-    pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(n_lines)
+    epochs = config["epochs"]
+    n_steps = epochs * -(-len(X_train) // BATCH_SIZE)
+    fits = {
+        "plain_fused": lambda: plain_loop(X_train, y_train, epochs, 0, fused=True),
+        "skgsr_alpha0": lambda: skgsr_fit(X_train, y_train, epochs, 0, alpha=0.0),
+        "skgsr_grid": lambda: skgsr_fit(X_train, y_train, epochs, 0, alpha=1e-3),
+    }
+    skgsr_fit(X_train[:400], y_train[:400], 1, 0, alpha=1e-3)  # warm up
+    plain_loop(X_train[:400], y_train[:400], 1, 0, fused=True)
+    times = {label: [] for label in fits}
+    for _ in range(repeats):
+        for label, fit in fits.items():
+            start = clock()
+            fit()
+            times[label].append(1e6 * (clock() - start) / n_steps)
+    result = {"dataset": name, "width": N_COMPONENTS, "epochs": epochs}
+    result["clock"] = clock.__name__
+    result["plain_fused_step_us"] = statistics.median(times["plain_fused"])
+    for label in ("skgsr_alpha0", "skgsr_grid"):
+        with _PhaseTimer(clock) as timer:
+            fits[label]()
+        result[label] = {
+            "step_us": statistics.median(times[label]),
+            "phases": timer.per_step(),
+            "operators": op_profile(fits[label]),
+        }
+    return result
+
+
+def format_profile(result):
+    labels = ("skgsr_alpha0", "skgsr_grid")
+    lines = [
+        f"One training step, {result['dataset']}, width {result['width']}, batch "
+        f"{BATCH_SIZE}: microseconds per step (median over {result['epochs']} "
+        f"epochs, {result['clock']})",
+        f"{'phase':>22} " + " ".join(f"{label:>13}" for label in labels),
+    ]
+    for phase in (*PHASES, "total"):
+        values = [result[label]["phases"][phase] for label in labels]
+        lines.append(f"{phase:>22} " + " ".join(f"{v:>13.1f}" for v in values))
+    unprofiled = [result[label]["step_us"] for label in labels]
+    lines.append(
+        f"{'unprofiled fit/steps':>22} " + " ".join(f"{v:>13.1f}" for v in unprofiled)
+    )
+    lines.append(
+        f"{'plain_fused, unprofiled':>22} {result['plain_fused_step_us']:>13.1f}"
+    )
+    lines.append("")
+    lines.append(
+        "Share of the profiled fit (torch.profiler, self time by operator kind)"
+    )
+    categories = list(result[labels[0]]["operators"])
+    for category in categories:
+        values = [result[label]["operators"].get(category, 0.0) for label in labels]
+        lines.append(
+            f"{category:>22} " + " ".join(f"{100 * v:>12.1f}%" for v in values)
+        )
+    return "\n".join(lines)
 
 
 def format_table(rows):
@@ -373,8 +582,15 @@ def main(argv=None):
                 config[key] = getattr(args, key)
     if args.profile:
         with threadpool_limits(args.threads):
-            profile_skgsr(args.profile, configs[args.profile])
-        return None
+            # one thread: its CPU time, which other jobs on the machine leave be
+            clock = time.thread_time if args.threads == 1 else time.perf_counter
+            result = profile_fit(args.profile, configs[args.profile], clock)
+        print(format_profile(result))
+        if args.out:
+            result["meta"] = _meta(args, torch)
+            with open(args.out, "w") as f:
+                json.dump(result, f, indent=1)
+        return result
     contenders = list(args.contenders or CONTENDERS)
     try:
         import skorch  # noqa: F401
@@ -388,22 +604,26 @@ def main(argv=None):
     print(f"fit time per epoch, {args.threads} thread(s), batch {BATCH_SIZE}")
     print(format_table(rows))
     if args.out:
-        import sklearn
-
-        meta = {
-            "threads": args.threads,
-            "cpu_count": os.cpu_count(),
-            "machine": platform.processor() or platform.machine(),
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-            "sklearn": sklearn.__version__,
-            "loadavg": os.getloadavg() if hasattr(os, "getloadavg") else None,
-            "quick": args.quick,
-            "width": args.width,
-        }
+        meta = _meta(args, torch)
         with open(args.out, "w") as f:
             json.dump({"meta": meta, "configs": configs, "results": rows}, f, indent=1)
     return rows
+
+
+def _meta(args, torch):
+    import sklearn
+
+    return {
+        "threads": args.threads,
+        "cpu_count": os.cpu_count(),
+        "machine": platform.processor() or platform.machine(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "sklearn": sklearn.__version__,
+        "loadavg": os.getloadavg() if hasattr(os, "getloadavg") else None,
+        "quick": args.quick,
+        "width": args.width,
+    }
 
 
 if __name__ == "__main__":

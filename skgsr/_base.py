@@ -140,6 +140,7 @@ class BaseGSR(FittedNetworkMixin, TransformerMixin, BaseEstimator):
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "device": [str],
+        "compile": ["boolean"],
     }
 
     def __init__(
@@ -180,6 +181,7 @@ class BaseGSR(FittedNetworkMixin, TransformerMixin, BaseEstimator):
         random_state=None,
         verbose=0,
         device="auto",
+        compile=False,
     ):
         self.n_components = n_components
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -216,6 +218,7 @@ class BaseGSR(FittedNetworkMixin, TransformerMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
         self.device = device
+        self.compile = compile
 
     # ================================================================ hooks
     # What a subclass decides: the head, the loss, the targets, the score.
@@ -329,6 +332,10 @@ class BaseGSR(FittedNetworkMixin, TransformerMixin, BaseEstimator):
             module, self.solver, self.learning_rate_init, self.weight_decay
         )
 
+    def _compiled(self, module):
+        """The network compiled for training (``compile=True``), else None."""
+        return torch.compile(module) if self.compile else None
+
     def _batch_size(self, n_samples):
         if self.batch_size == "auto":
             return min(200, n_samples)
@@ -394,6 +401,7 @@ class BaseGSR(FittedNetworkMixin, TransformerMixin, BaseEstimator):
             module=module,
             regularizer=regularizer.to(device).attach(module.structured),
             optimizer=self._make_optimizer(module),
+            compiled=self._compiled(module),
             device=device,
             generator=generator,
             # the rows encoded for a learned graph come from a stream of their
@@ -434,6 +442,7 @@ class BaseGSR(FittedNetworkMixin, TransformerMixin, BaseEstimator):
             module=module,
             regularizer=regularizer.to(device).attach(module.structured),
             optimizer=optimizer,
+            compiled=self._compiled(module),
             device=device,
             generator=generator,
             graph_rng=copy.deepcopy(self._graph_rng),
@@ -625,11 +634,15 @@ class BaseGSR(FittedNetworkMixin, TransformerMixin, BaseEstimator):
         if self.alpha == 0 and state.penalty_applied:
             # the penalty is measured for penalty_curve_, not trained on
             state.monitor = state.regularizer.monitor()
-        for start in range(0, data.n_samples, batch_size):
-            index = order[start : start + batch_size]
-            xb = data.take(index)
-            tb = None if targets is None else targets[index.to(targets.device)]
-            wb = None if weights is None else weights[index.to(weights.device)]
+        # the epoch's targets and weights in its order: each batch a view
+        targets = None if targets is None else targets[order.to(targets.device)]
+        weights = None if weights is None else weights[order.to(weights.device)]
+        start = 0
+        for index, xb in data.shuffled(order, batch_size):
+            stop = start + len(index)
+            tb = None if targets is None else targets[start:stop]
+            wb = None if weights is None else weights[start:stop]
+            start = stop
             if wb is not None and not wb.sum() > 0:
                 continue  # a batch of zero-weight samples teaches nothing
             losses = self._train_step(state, xb, tb, wb)
@@ -653,22 +666,23 @@ class BaseGSR(FittedNetworkMixin, TransformerMixin, BaseEstimator):
         Returns the detached objective, task loss and penalty (without
         ``alpha``) of the batch; the penalty is None when it was not computed.
         """
-        output, z = state.module(xb)
+        compiled = state.compiled is not None
+        output, z = (state.compiled if compiled else state.module)(xb)
         if wb is None:
             task_loss = self._mean_task_loss(output, tb, xb)
         else:
             per_sample = self._task_loss(output, tb, xb)
             task_loss = (per_sample * wb).sum() / wb.sum()
-        # the regularizer's hook saw z; alpha x penalty, or zero when off (the
-        # inputs serve learned_objective="modules")
-        penalty = state.regularizer.penalty(wb, inputs=xb)
-        raw = state.regularizer.last_penalty_
-        loss = task_loss if raw is None else task_loss + penalty
+        # the loss plus alpha x the penalty of z, which the regularizer's hook saw
+        # (the inputs serve learned_objective="modules")
+        loss, raw = state.regularizer._add_penalty(
+            task_loss, wb, z if compiled else None, inputs=xb
+        )
         if state.monitor is not None:
             state.monitor.add(z, wb, xb)
-        state.optimizer.zero_grad(set_to_none=True)
+        state.steps.zero_grad()
         loss.backward()
-        state.optimizer.step()
+        state.steps.step()
         return loss.detach(), task_loss.detach(), raw
 
     def _encode_sample(self, state, data):

@@ -165,6 +165,15 @@ callable, default="rayleigh"
         summary.
     device : str, default="auto"
         ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"`` (CUDA when available).
+    compile : bool, default=False
+        Train with the network compiled by :func:`torch.compile` (the
+        penalty's gradient then goes through autograd). Compiling takes
+        seconds at the start of a fit (about 5 s for the first fit of a
+        process on a 2-core CPU), and on a CPU the compiled training was
+        slower than the plain one even after it (1.36x at 64 structured
+        neurons, 1.13x at 1024; ``benchmarks/README.rst``, "Fit speed"). It
+        is unmeasured on CUDA, where it may pay. Results differ from the
+        uncompiled ones in float32 rounding (another order of operations).
 """
 
 FITTED_ATTRIBUTES = """

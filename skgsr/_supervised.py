@@ -113,6 +113,7 @@ class _SupervisedGSR(BaseGSR):
         random_state=None,
         verbose=0,
         device="auto",
+        compile=False,
     ):
         super().__init__(
             n_components,
@@ -150,6 +151,7 @@ class _SupervisedGSR(BaseGSR):
             random_state=random_state,
             verbose=verbose,
             device=device,
+            compile=compile,
         )
         self.head = head
 
@@ -308,6 +310,7 @@ class GSRClassifier(GraphFeatureNamesMixin, ClassifierMixin, _SupervisedGSR):
         random_state=None,
         verbose=0,
         device="auto",
+        compile=False,
     ):
         super().__init__(
             n_components,
@@ -346,6 +349,7 @@ class GSRClassifier(GraphFeatureNamesMixin, ClassifierMixin, _SupervisedGSR):
             random_state=random_state,
             verbose=verbose,
             device=device,
+            compile=compile,
         )
         self.capsule_dim = capsule_dim
         self.routing_iterations = routing_iterations

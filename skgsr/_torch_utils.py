@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 __all__ = [
+    "OptimizerSteps",
     "available_device",
     "evaluation_mode",
     "fused_optimizer_kwargs",
@@ -244,4 +245,115 @@ def resume_optimizer(optimizer, saved):
             "state": copy.deepcopy(saved["state"]),
             "param_groups": current["param_groups"],
         }
+    )
+
+
+class OptimizerSteps:
+    """``zero_grad`` and ``step`` of an optimizer, without its per-call Python work.
+
+    ``torch.optim.Adam(fused=True).step()`` updates every weight in one kernel,
+    but first spends a few times as long in Python: profiling records, hook
+    checks, regrouping the tensors by device at every call. For the small
+    networks GSR trains, undoing it made a fit 1.17x as long at 64 neurons (see
+    ``benchmarks/README.rst``, "Fit speed"). After the optimizer's own first
+    step (which creates its state), Adam and AdamW call the fused kernel
+    directly, with the arguments ``step()`` would pass it: the same update, bit
+    for bit (``tests/test_torch_utils.py``). Anything else (another optimizer,
+    a weight without a gradient, several parameter groups or devices, step
+    hooks) goes through ``optimizer.step()``.
+
+    Parameters
+    ----------
+    optimizer : torch.optim.Optimizer
+    """
+
+    def __init__(self, optimizer):
+        self.optimizer = optimizer
+        self.params = [p for group in optimizer.param_groups for p in group["params"]]
+        self._kernel = None  # (kernel, exp_avgs, exp_avg_sqs, steps) once known
+
+    def zero_grad(self):
+        """Drop the gradients (``zero_grad(set_to_none=True)``)."""
+        for p in self.params:
+            p.grad = None
+
+    def step(self):
+        """One update of the weights from their gradients."""
+        grads = [p.grad for p in self.params]
+        if self._kernel is None or any(g is None for g in grads) or _hooked(self):
+            self.optimizer.step()
+            self._kernel = _fused_adam_kernel(self.optimizer, self.params)
+            return
+        kernel, exp_avgs, exp_avg_sqs, steps = self._kernel
+        group = self.optimizer.param_groups[0]
+        beta1, beta2 = group["betas"]
+        torch._foreach_add_(steps, 1)
+        kernel(
+            self.params,
+            grads,
+            exp_avgs,
+            exp_avg_sqs,
+            [],
+            steps,
+            amsgrad=False,
+            lr=group["lr"],
+            beta1=beta1,
+            beta2=beta2,
+            weight_decay=group["weight_decay"],
+            eps=group["eps"],
+            maximize=False,
+            grad_scale=None,
+            found_inf=None,
+        )
+
+
+def _hooked(steps):
+    """Whether step hooks are registered (only ``optimizer.step()`` runs them)."""
+    from torch.optim import optimizer as module
+
+    hooks = (
+        steps.optimizer._optimizer_step_pre_hooks,
+        steps.optimizer._optimizer_step_post_hooks,
+        getattr(module, "_global_optimizer_pre_hooks", None),
+        getattr(module, "_global_optimizer_post_hooks", None),
+    )
+    return any(hooks)
+
+
+def _fused_adam_kernel(optimizer, params):
+    """``(kernel, exp_avgs, exp_avg_sqs, steps)`` when ``optimizer.step()`` is one
+    call of torch's fused Adam (or AdamW) kernel over ``params``; else None."""
+    if type(optimizer) not in (torch.optim.Adam, torch.optim.AdamW):
+        return None
+    groups = optimizer.param_groups
+    if len(groups) != 1:
+        return None
+    group = groups[0]
+    # AdamW is Adam with decoupled_weight_decay=True, which picks the kernel
+    decoupled = group.get(
+        "decoupled_weight_decay", type(optimizer) is torch.optim.AdamW
+    )
+    kernel = getattr(torch, "_fused_adamw_" if decoupled else "_fused_adam_", None)
+    if kernel is None:
+        return None
+    flags = ("amsgrad", "maximize", "capturable", "differentiable")
+    plain = group.get("fused") and not any(group.get(flag) for flag in flags)
+    numbers = (group["lr"], *group["betas"], group["eps"], group["weight_decay"])
+    if not plain or any(isinstance(v, torch.Tensor) for v in numbers):
+        return None
+    if getattr(optimizer, "grad_scale", None) is not None:
+        return None
+    if getattr(optimizer, "found_inf", None) is not None:
+        return None
+    if len({(p.device, p.dtype) for p in params}) != 1:
+        return None  # step() would call the kernel once per device and dtype
+    state = [optimizer.state.get(p, {}) for p in params]
+    keys = ("exp_avg", "exp_avg_sq", "step")
+    if not all(all(k in s for k in keys) for s in state):
+        return None
+    return (
+        kernel,
+        [s["exp_avg"] for s in state],
+        [s["exp_avg_sq"] for s in state],
+        [s["step"] for s in state],
     )

@@ -23,6 +23,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils.sparsefuncs import mean_variance_axis
 
 from . import graphs
+from ._torch_utils import OptimizerSteps
 
 __all__ = [
     "Batches",
@@ -43,6 +44,9 @@ __all__ = [
 # Dense training data up to this size is moved to an accelerator once, instead
 # of batch by batch.
 MAX_DEVICE_BYTES = 2**30
+
+# Minibatches are gathered from the shuffled data by blocks of about this size.
+BLOCK_BYTES = 2**20
 
 # Rows per forward pass at inference: large enough to amortize Python overhead,
 # small enough to bound memory for wide layers.
@@ -156,14 +160,50 @@ class Batches:
 
     def take(self, index):
         """Rows ``index`` (a CPU LongTensor) as a float32 tensor on the device."""
+        if self.sparse:
+            return self._dense(self._sparse_rows(index))
         if self.rows is not None:
             index = self.rows[index]
-        if self.sparse:
-            dense = self.X[index.numpy()].toarray().astype(np.float32, copy=False)
-            return torch.from_numpy(dense).to(self.device, non_blocking=True)
         if self.X.device != index.device:
             index = index.to(self.X.device, non_blocking=True)
         return self.X.index_select(0, index).to(self.device, non_blocking=True)
+
+    def shuffled(self, order, batch_size):
+        """Minibatches ``(index, rows)`` in the order of ``order`` (a permutation).
+
+        ``index`` is the batch's slice of ``order``; ``rows`` its rows of ``X``,
+        gathered by blocks of several batches (about :data:`BLOCK_BYTES` when
+        dense): one gather per block, each batch a contiguous view of it (sparse
+        rows are densified a batch at a time). The same rows as :meth:`take` of
+        each slice of ``order``, with fewer operations.
+        """
+        n = len(order)
+        row_bytes = 4 * max(1, self.X.shape[1])
+        block = batch_size * max(1, BLOCK_BYTES // (batch_size * row_bytes))
+        for block_start in range(0, n, block):
+            block_index = order[block_start : block_start + block]
+            if self.sparse:
+                # gathered sparse, densified one batch at a time
+                rows = self._sparse_rows(block_index)
+            else:
+                rows = self.take(block_index)
+            for start in range(0, len(block_index), batch_size):
+                stop = start + batch_size
+                batch = rows[start:stop]
+                if self.sparse:
+                    batch = self._dense(batch)
+                yield block_index[start:stop], batch
+
+    def _sparse_rows(self, index):
+        """Rows ``index`` of sparse ``X``, still sparse."""
+        if self.rows is not None:
+            index = self.rows[index]
+        return self.X[index.numpy()]
+
+    def _dense(self, rows):
+        """Sparse rows as a float32 tensor on the device."""
+        dense = rows.toarray().astype(np.float32, copy=False)
+        return torch.from_numpy(dense).to(self.device, non_blocking=True)
 
     def slices(self, batch_size):
         """Consecutive row blocks, in order, as float32 tensors on the device."""
@@ -248,12 +288,13 @@ class PenaltyMonitor:
 
     Measuring each minibatch as it passes costs a fixed call overhead per batch,
     a sizeable share of a small network's step; the detached activations are
-    gathered instead, up to ``max_values`` numbers (4 MB of float32), and
-    measured in one call. The result is the same: the sum over batches of each
-    batch's (weighted) mean penalty times its size.
+    gathered instead, up to ``max_values`` numbers (256 kB of float32, which
+    stays in cache; a wide layer's batch is measured alone, without a copy),
+    and measured in one call. The result is the same: the sum over batches of
+    each batch's (weighted) mean penalty times its size.
     """
 
-    def __init__(self, penalty, max_values=1 << 20):
+    def __init__(self, penalty, max_values=1 << 16):
         self.penalty = penalty
         self.max_values = max_values
         self.total = None
@@ -276,10 +317,10 @@ class PenaltyMonitor:
         with torch.no_grad():
             batch = self.activations
             z = batch[0] if len(batch) == 1 else torch.cat(batch)
-            penalties = self.penalty.per_sample(z)
             if all(w is None for w in self.weights):
-                total = penalties.sum()
+                total = self.penalty._sum(z)
             else:
+                penalties = self.penalty.per_sample(z)
                 # each batch's weighted mean, counted for the batch's size
                 total = sum(
                     n * (p.mean() if w is None else (p * w).sum() / w.sum())
@@ -504,6 +545,7 @@ class TrainState:
     module: torch.nn.Module
     regularizer: object  # skgsr.nn.GraphRegularizer
     optimizer: torch.optim.Optimizer
+    compiled: torch.nn.Module | None  # module compiled for training (compile=True)
     device: torch.device
     generator: torch.Generator  # the minibatch shuffle
     graph_rng: np.random.RandomState  # the rows encoded for a learned graph
@@ -516,6 +558,10 @@ class TrainState:
     generator_state: torch.Tensor | None = None  # after the last finished epoch
     monitor: PenaltyMonitor | None = None  # measures the penalty when alpha=0
     penalty_applied: bool = False  # the penalty was on in the last epoch
+    steps: OptimizerSteps = field(init=False)  # the optimizer's zero_grad and step
+
+    def __post_init__(self):
+        self.steps = OptimizerSteps(self.optimizer)
 
     @property
     def graph_shape(self):

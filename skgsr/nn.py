@@ -827,6 +827,44 @@ graph_kernel, graph_metric
             With ``learned_objective="modules"``, when the inputs are missing or
             do not have one row per sample.
         """
+        activations, captured = self._take_activations()
+        inputs = self._modules_inputs(activations, inputs, captured)
+        if not activations or self.alpha == 0 or not self.active:
+            device = activations[0].device if activations else self._device()
+            return torch.zeros((), device=device)
+        raw = self._penalty_of(activations, sample_weight, inputs)
+        self.last_penalty_ = raw.detach()
+        return self.alpha * raw
+
+    def _add_penalty(self, loss, sample_weight=None, output=None, inputs=None):
+        """``loss + penalty(sample_weight, inputs)``, with the raw penalty (None
+        when off).
+
+        The estimators' training step, whose total is backpropagated once with
+        ``total.backward()``: for the quadratic-form filters the gradient of the
+        penalty comes from a hook on the activations (see
+        ``GraphPenalty._add_to``); nothing is added when the penalty is off.
+        ``output``: the layer's output to penalize instead of the one the hook
+        kept, through autograd and no hook: a compiled network's hook keeps a
+        tensor outside the graph of the loss.
+        """
+        activations, captured = self._take_activations()
+        if output is not None:
+            activations = [output]
+        inputs = self._modules_inputs(activations, inputs, captured)
+        if not activations or self.alpha == 0 or not self.active:
+            return loss, None
+        if len(activations) > 1 or output is not None or self._trains_modules():
+            raw = self._penalty_of(activations, sample_weight, inputs)
+            total = loss + self.alpha * raw
+        else:
+            z = self._penalty_input(activations[0])
+            total, raw = self.penalty_._add_to(loss, z, self.alpha, sample_weight)
+        self.last_penalty_ = raw = raw.detach()
+        return total, raw
+
+    def _take_activations(self):
+        """The activations seen since the last call, checked to exist."""
         self._check_usable()
         if self._layer is None:
             raise RuntimeError(
@@ -842,16 +880,15 @@ graph_kernel, graph_metric
                 "pass of the regularized layer: run the model on a batch first "
                 "(passes under torch.no_grad() are not regularized)."
             )
+        return activations, captured
+
+    def _modules_inputs(self, activations, inputs, captured):
+        """The batch's inputs, checked, where the modules objective needs them."""
         if activations and self.alpha > 0 and self._trains_modules():
             # checked from the first step, not only once the warm-up is over
             n_rows = sum(len(z) for z in activations)
-            inputs = self._batch_inputs(inputs, captured, n_rows)
-        if not activations or self.alpha == 0 or not self.active:
-            device = activations[0].device if activations else self._device()
-            return torch.zeros((), device=device)
-        raw = self._penalty_of(activations, sample_weight, inputs)
-        self.last_penalty_ = raw.detach()
-        return self.alpha * raw
+            return self._batch_inputs(inputs, captured, n_rows)
+        return inputs
 
     def _batch_inputs(self, inputs, captured, n_rows):
         """The inputs of the samples seen, as a 2-D tensor, checked."""
@@ -882,15 +919,20 @@ graph_kernel, graph_metric
     def _device(self):
         return torch.device("cpu") if self.penalty_ is None else self.penalty_.device
 
+    def _penalty_input(self, z):
+        """``z`` as the penalty computes it (float32 for half precision), with the
+        penalty on its device."""
+        if z.dtype in _LOW_PRECISION:
+            # mixed precision (autocast): sparse products have no half kernels
+            z = z.float()
+        if self.penalty_.device != z.device:
+            self.penalty_ = self.penalty_.to(z.device)
+        return z
+
     def _penalty_of(self, activations, sample_weight, inputs=None):
         """The (weighted) mean penalty over the samples of several passes."""
+        activations = [self._penalty_input(z) for z in activations]
         penalty = self.penalty_
-        device = activations[0].device
-        if activations[0].dtype in _LOW_PRECISION:
-            # mixed precision (autocast): sparse products have no half kernels
-            activations = [z.float() for z in activations]
-        if penalty.device != device:
-            self.penalty_ = penalty = penalty.to(device)
         if self._trains_modules():
             z = activations[0] if len(activations) == 1 else torch.cat(activations)
             return self._modules_objective(z, inputs, sample_weight)

@@ -35,6 +35,11 @@ __all__ = ["GraphPenalty", "largest_eigenvalue"]
 # ("bench_penalty.py") has the crossover.
 _EXACT_MAX_NODES = 1024
 
+# The quadratic-form filters multiply by a dense Laplacian up to this many nodes:
+# below it one dense product costs less than the fixed costs of a sparse one, and
+# more above (benchmarks/README.rst, "Fit speed").
+_DENSE_MAX_NODES = 128
+
 _METHODS = ("auto", "exact", "chebyshev")
 
 
@@ -97,24 +102,167 @@ class _SymmetricSpMM(torch.autograd.Function):
         return _csr(crow, col, val, ctx.n) @ grad.contiguous(), None, None, None, None
 
 
-class _QuadraticForm(torch.autograd.Function):
-    """Column-wise :math:`q_b = x_b^T L x_b` of ``x`` of shape ``(n, B)``.
+def _quadratic_values(x, y, weight, rayleigh):
+    """The per-sample values (``weight`` None) or their weighted sum, and their parts.
 
-    The forward product ``y = L x`` is the gradient up to a factor 2, so the
-    backward pass costs one elementwise product and no second sparse product.
+    ``y`` is :math:`L x`. Returns ``(value, ratio, norm)``: the output and, for
+    the Rayleigh quotient (else None), the per-sample quotients and
+    :math:`x_b^T x_b + 10^{-12}`.
+    """
+    if not rayleigh and isinstance(weight, float):
+        # the plain mean: one dot product, no per-sample vector
+        return torch.vdot(x.reshape(-1), y.reshape(-1)) * weight, None, None
+    values = (x * y).sum(dim=1)
+    ratio = norm = None
+    if rayleigh:
+        norm = (x * x).sum(dim=1).add_(1e-12)
+        values = ratio = values / norm
+    if weight is None:
+        return values, ratio, norm
+    if isinstance(weight, float):
+        return values.sum() * weight, ratio, norm
+    return (values * weight).sum(), ratio, norm
+
+
+def _quadratic_gradient(y, xc, ratio, norm, weight, project, grad, into=None):
+    """The gradient with respect to ``x`` of ``grad`` times the quadratic penalty.
+
+    ``y``, ``xc``, ``ratio``, ``norm`` and ``weight`` are the parts of
+    :func:`_quadratic_values` (``xc`` the centred ``x`` with ``center``; ``ratio``
+    and ``norm`` None unless Rayleigh); ``grad`` is a number or a 0-d tensor for
+    a weighted sum, a ``(B,)`` tensor for the per-sample values (``weight``
+    None). ``project``: the gradient goes through the centring ``x - mean(x)``
+    (a symmetric projection), which only the normalized Laplacian needs: the
+    combinatorial one sums to zero over each row, so that ``L x`` and the
+    centred ``x`` already have zero mean. With ``into``, the gradient is added
+    to it (a new tensor).
+    """
+    if norm is None and isinstance(weight, float):
+        # the plain mean of x^T L x: 2 L x times one number
+        if isinstance(grad, float) and not project:
+            factor = 2.0 * weight * grad
+            if into is None:
+                return y * factor
+            if abs(factor) <= torch.finfo(y.dtype).max:
+                return torch.add(into, y, alpha=factor)
+            return into + y * factor  # add's alpha refuses an overflow: inf here
+        grad_x = y * (2.0 * weight * grad)
+    else:
+        # the gradient of the output with respect to each sample's value
+        per_sample = grad if weight is None else grad * weight
+        if norm is not None:
+            # Rayleigh: d(q / s) = (2 L x - 2 (q / s) x) / s
+            factor = torch.div(2.0 * per_sample, norm)
+        else:
+            factor = torch.as_tensor(2.0 * per_sample, dtype=y.dtype, device=y.device)
+        factor = factor.reshape(-1, 1)
+        if project or into is None:
+            grad_x = y * factor
+        else:
+            # added to the gradient at once: one pass over the batch fewer
+            grad_x, into = into.addcmul(y, factor), None
+        if norm is not None:
+            grad_x.addcmul_(xc, factor * ratio[:, None], value=-1.0)
+    if project:
+        grad_x = grad_x.sub_(grad_x.mean(dim=1, keepdim=True))
+    return grad_x if into is None else into + grad_x
+
+
+class _QuadraticPenalty(torch.autograd.Function):
+    """The quadratic-form penalty of a batch, with its gradient in one step.
+
+    ``forward(x, penalty, weight)`` returns the per-sample :math:`x_b^T L x_b`
+    (or its Rayleigh quotient; of the centred :math:`x_b` with ``center``) when
+    ``weight`` is None, else their sum weighted by ``weight`` (a float for the
+    plain mean, ``1 / B``, or a tensor of shape ``(B,)`` summing to one).
+
+    The product :math:`y = L x` of the forward pass is also the gradient,
+    :math:`\\nabla_x\\, x^T L x = 2 L x` (:math:`L` is symmetric), so the
+    backward pass is a few elementwise operations and no second product.
     """
 
     @staticmethod
-    def forward(ctx, x, crow, col, val, n):
-        y = _csr(crow, col, val, n) @ x
-        ctx.save_for_backward(y)
-        return (x * y).sum(dim=0)
+    def forward(ctx, x, penalty, weight):
+        value, parts = penalty._quadratic_parts(x, weight)
+        ctx.project, ctx.weight = penalty._projects_gradient, weight
+        if isinstance(weight, torch.Tensor):
+            ctx.weight = None
+            parts = (*parts, weight)
+        ctx.save_for_backward(*parts)
+        return value
 
     @staticmethod
     def backward(ctx, grad):
-        (y,) = ctx.saved_tensors
-        # scale the (B,) vector, not the (n, B) product: one full pass fewer
-        return y * (2.0 * grad), None, None, None, None
+        y, xc, ratio, norm, *weight = ctx.saved_tensors
+        weight = weight[0] if weight else ctx.weight
+        if grad.device.type == "cpu" and grad.ndim == 0:
+            grad = grad.item()  # no device to wait for: one operation fewer
+        grad_x = _quadratic_gradient(y, xc, ratio, norm, weight, ctx.project, grad)
+        return grad_x, None, None
+
+
+class _AddGradient:
+    """A tensor hook that adds ``scale`` times a quadratic penalty's gradient."""
+
+    def __init__(self, parts, weight, project, scale):
+        self.parts, self.weight, self.project, self.scale = (
+            parts,
+            weight,
+            project,
+            scale,
+        )
+
+    def __call__(self, grad):
+        parts, self.parts = self.parts, None  # one backward pass, then freed
+        return _quadratic_gradient(
+            *parts, self.weight, self.project, self.scale, into=grad
+        )
+
+
+def _lattice_of(L):
+    """The lattice whose combinatorial Laplacian ``L`` is, or None.
+
+    Returns ``(h, w, vertical, wrap_rows, wrap_columns, weight)`` when ``L`` is
+    ``weight`` times the Laplacian of :func:`skgsr.graphs.make_graph`'s
+    ``"grid"``, ``"torus"``, ``"lines"`` or ``"rings"`` of shape ``(h, w)``
+    (nodes in row-major order): every node linked to its left and right
+    neighbours in its row (around the row with ``wrap_rows``, for rows of more
+    than 2 nodes), and with ``vertical`` to the nodes above and below (around
+    the column with ``wrap_columns``).
+    """
+    n = L.shape[0]
+    off = L.data[L.indices != np.repeat(np.arange(n), np.diff(L.indptr))]
+    if n < 2 or off.size == 0 or not np.all(off == off[0]) or off[0] >= 0:
+        return None
+    n_edges = off.size // 2
+    for h in range(1, n + 1):
+        if n % h:
+            continue
+        w = n // h
+        for name, vertical, periodic in _LATTICES:
+            row_edges = w - 1 + (periodic and w > 2)
+            column_edges = (h - 1 + (periodic and h > 2)) if vertical else 0
+            if h * row_edges + w * column_edges != n_edges:
+                continue
+            candidate = graphs.laplacian(
+                graphs.make_graph(name, (h, w)), validate=False
+            )
+            if np.array_equal(candidate.indptr, L.indptr) and np.array_equal(
+                candidate.indices, L.indices
+            ):
+                wrap_columns = vertical and periodic and h > 2
+                wrap_rows = periodic and w > 2
+                return h, w, vertical and h > 1, wrap_rows, wrap_columns, -float(off[0])
+    return None
+
+
+# (name, vertical edges, periodic) of the lattices make_graph builds
+_LATTICES = (
+    ("grid", True, False),
+    ("torus", True, True),
+    ("lines", False, False),
+    ("rings", False, True),
+)
 
 
 class GraphPenalty(nn.Module):
@@ -265,10 +413,13 @@ callable, default="laplacian"
         self.adjacency = graphs.check_adjacency(adjacency)
         self.L = L = graphs.laplacian(self.adjacency, self.laplacian, validate=False)
         self.n_nodes = L.shape[0]
+        self._lattice = None
         if not callable(self.filter) and self.filter in ("laplacian", "rayleigh"):
             self.lmax = float(lmax) if lmax is not None else None
             self.spectral_filter = _resolve_filter(self.filter, self.scale, 1.0)
             self.method_ = "sparse"
+            if self.n_nodes > _DENSE_MAX_NODES and self.laplacian == "combinatorial":
+                self._lattice = _lattice_of(L)
         else:
             exact = self.method == "exact" or (
                 self.method == "auto" and self.n_nodes <= _EXACT_MAX_NODES
@@ -299,11 +450,21 @@ callable, default="laplacian"
         buffer("_val", L.data)
         # drop the operators of the previous graph's method (e.g. an n x n
         # eigenbasis) so that a swap to a Chebyshev graph does not keep them alive
-        for name in ("_eigenvectors", "_responses", "_coefficients"):
+        for name in (
+            "_eigenvectors",
+            "_responses",
+            "_coefficients",
+            "_dense",
+            "_degree",
+        ):
             if name in self._buffers:
                 delattr(self, name)
         kernels = self.spectral_filter.kernels
-        if self.method_ == "exact":
+        if self.method_ == "sparse" and self.n_nodes <= _DENSE_MAX_NODES:
+            buffer("_dense", L.toarray())
+        elif self._lattice is not None:
+            buffer("_degree", L.diagonal())
+        elif self.method_ == "exact":
             responses = np.stack([np.asarray(g(eigenvalues)) for g in kernels])
             buffer("_eigenvectors", eigenvectors)
             buffer("_responses", responses)
@@ -345,7 +506,7 @@ callable, default="laplacian"
     @property
     def device(self):
         """The device the penalty's operators are on."""
-        crow = getattr(self, "_crow", None)
+        crow = self._buffers.get("_crow")
         return crow.device if crow is not None else torch.device("cpu")
 
     # ---------------------------------------------------------------- forward
@@ -354,6 +515,40 @@ callable, default="laplacian"
         return _SymmetricSpMM.apply(
             x, self._crow, self._col, self._cast("_val", x.dtype), self.n_nodes
         )
+
+    def _laplacian_times(self, x):
+        """:math:`L x_b` for every row of ``x`` of shape ``(B, n)``, shape ``(B, n)``.
+
+        A dense product for small graphs, shifts of the ``(h, w)`` map for a
+        lattice (grid, torus, lines, rings), else a sparse product.
+        """
+        if "_dense" in self._buffers:
+            return x @ self._cast("_dense", x.dtype)
+        if self._lattice is not None:
+            return self._lattice_times(x)
+        crow, col, val = self._crow, self._col, self._cast("_val", x.dtype)
+        return (_csr(crow, col, val, self.n_nodes) @ x.T.contiguous()).T
+
+    def _lattice_times(self, x):
+        """:math:`L x` on a lattice: degree times ``x`` minus the shifted neighbours."""
+        h, w, vertical, wrap_rows, wrap_columns, weight = self._lattice
+        x = x.contiguous()
+        y = x * self._cast("_degree", x.dtype)
+        maps, out = x.view(-1, h, w), y.view(-1, h, w)
+        # the neighbour to the left, to the right (and around the row)
+        out[:, :, 1:].sub_(maps[:, :, :-1], alpha=weight)
+        out[:, :, :-1].sub_(maps[:, :, 1:], alpha=weight)
+        if wrap_rows:
+            out[:, :, 0].sub_(maps[:, :, -1], alpha=weight)
+            out[:, :, -1].sub_(maps[:, :, 0], alpha=weight)
+        if vertical:
+            # the node above and below: w apart in row-major order
+            y[:, w:].sub_(x[:, :-w], alpha=weight)
+            y[:, :-w].sub_(x[:, w:], alpha=weight)
+        if wrap_columns:
+            y[:, :w].sub_(x[:, -w:], alpha=weight)
+            y[:, -w:].sub_(x[:, :w], alpha=weight)
+        return y
 
     def _filtered(self, x):
         """Stacked :math:`g_k(L) x_b`, shape ``(K, B, n)``, for ``x`` of ``(B, n)``."""
@@ -431,18 +626,10 @@ callable, default="laplacian"
         penalties : torch.Tensor of shape (B,)
         """
         self._check_input(x)
+        if self.method_ == "sparse":
+            return self._quadratic(x, None)
         if self.center:
             x = x - x.mean(dim=1, keepdim=True)
-        if self.method_ == "sparse":
-            xt = x.T.contiguous()
-            parts = (self._crow, self._col, self._cast("_val", x.dtype), self.n_nodes)
-            if xt.requires_grad and torch.is_grad_enabled():
-                energy = _QuadraticForm.apply(xt, *parts)
-            else:
-                energy = (xt * (_csr(*parts) @ xt)).sum(dim=0)
-            if self.filter == "rayleigh":
-                energy = energy / ((xt * xt).sum(dim=0) + 1e-12)
-            return energy
         if self.method_ == "exact" and self.spectral_filter.norm == "l2":
             # ||g(L) x||^2 = sum_i g(lambda_i)^2 <u_i, x>^2 : no back-projection needed
             coefficients = x @ self._cast("_eigenvectors", x.dtype)
@@ -468,19 +655,81 @@ callable, default="laplacian"
         penalty : torch.Tensor
             A scalar (0-dimensional tensor).
         """
+        if self.method_ == "sparse":
+            self._check_input(x)
+            if sample_weight is None:
+                return self._quadratic(x, 1.0 / len(x) if len(x) else float("nan"))
+            sample_weight = self._check_weight(sample_weight, x)
+            return self._quadratic(x, sample_weight / sample_weight.sum())
         penalties = self.per_sample(x)
         if sample_weight is None:
             return penalties.mean()
-        sample_weight = torch.as_tensor(
-            sample_weight, dtype=penalties.dtype, device=penalties.device
-        )
+        sample_weight = self._check_weight(sample_weight, x)
+        return (penalties * sample_weight).sum() / sample_weight.sum()
+
+    def _check_weight(self, sample_weight, x):
+        sample_weight = torch.as_tensor(sample_weight, dtype=x.dtype, device=x.device)
         # a (B, 1) weight would broadcast against (B,) into a silent B x B sum
-        if sample_weight.shape != penalties.shape:
+        if sample_weight.shape != x.shape[:1]:
             raise ValueError(
-                f"sample_weight must have shape ({penalties.shape[0]},), one weight "
+                f"sample_weight must have shape ({x.shape[0]},), one weight "
                 f"per sample; got {tuple(sample_weight.shape)}."
             )
-        return (penalties * sample_weight).sum() / sample_weight.sum()
+        return sample_weight
+
+    def _add_to(self, loss, x, scale, sample_weight=None):
+        """``loss + scale * self(x, sample_weight)`` and the penalty (detached).
+
+        The estimators' training step, whose total is backpropagated once with
+        ``total.backward()``. For the quadratic-form filters the penalty is
+        computed without autograd and a hook on ``x`` adds its gradient to the
+        one ``x`` receives: no autograd node, and one operation in the backward
+        pass. A plain sum for the other filters.
+        """
+        if self.method_ != "sparse" or not (
+            x.requires_grad and torch.is_grad_enabled()
+        ):
+            value = self(x, sample_weight)
+            return loss + scale * value, value.detach()
+        self._check_input(x)
+        if sample_weight is None:
+            weight = 1.0 / len(x) if len(x) else float("nan")
+        else:
+            sample_weight = self._check_weight(sample_weight, x)
+            weight = sample_weight / sample_weight.sum()
+        value, parts = self._quadratic_parts(x.detach(), weight)
+        hook = _AddGradient(parts, weight, self._projects_gradient, float(scale))
+        x.register_hook(hook)
+        # loss + scale * value as the other filters' sum (no alpha=: an
+        # overflowing scale must give inf, which the training loop catches)
+        return loss + value * scale, value
+
+    @property
+    def _projects_gradient(self):
+        # see _quadratic_gradient: only a centred signal on a normalized Laplacian
+        return self.center and self.laplacian != "combinatorial"
+
+    def _quadratic_parts(self, x, weight):
+        """The penalty (see :func:`_quadratic_values`) and what its gradient needs:
+        ``(value, (L x, centred x, energies, norms))``."""
+        xc = x - x.mean(dim=1, keepdim=True) if self.center else x
+        y = self._laplacian_times(xc)
+        rayleigh = self.filter == "rayleigh"
+        value, ratio, norm = _quadratic_values(xc, y, weight, rayleigh)
+        return value, (y, xc if rayleigh else None, ratio, norm)
+
+    def _sum(self, x):
+        """The sum of :meth:`per_sample` over the batch (no gradient needed)."""
+        if self.method_ == "sparse":
+            self._check_input(x)
+            return self._quadratic(x, 1.0)
+        return self.per_sample(x).sum()
+
+    def _quadratic(self, x, weight):
+        """The quadratic-form filters: per sample (``weight`` None) or weighted sum."""
+        if x.requires_grad and torch.is_grad_enabled():
+            return _QuadraticPenalty.apply(x, self, weight)
+        return self._quadratic_parts(x, weight)[0]
 
     def extra_repr(self):
         name = "callable" if callable(self.filter) else repr(self.filter)

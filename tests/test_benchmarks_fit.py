@@ -4,6 +4,8 @@ import json
 import os
 import sys
 
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -59,3 +61,19 @@ def _has_skorch():
     except ImportError:
         return False
     return True
+
+
+@pytest.mark.slow
+def test_sweep_quick_mode_runs_every_contender(run_benchmark):
+    """bench_fit_sweep.py --quick: every contender and ablation timed once."""
+    done, out = run_benchmark("bench_fit_sweep.py", "--baseline", ROOT)
+    assert done.returncode == 0, done.stderr
+    assert "alpha0/mlp" in done.stdout
+    result = json.loads(out.read_text())
+    names = {r["contender"] for r in result["results"]}
+    expected = {"mlp", "plain", "plain_grid", "skgsr_alpha0", "skgsr_grid"}
+    expected |= {"base_alpha0", "base_grid", "grid-no_hook", "alpha0-no_direct_adam"}
+    assert expected <= names
+    for r in result["results"]:
+        assert len(r["fit_cpu_s"]) == len(r["fit_wall_s"]) == 1
+        assert r["median_s"] > 0

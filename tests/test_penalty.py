@@ -464,3 +464,109 @@ def test_penalty_never_builds_a_dense_laplacian():
     W(z).backward()
     assert torch.isfinite(z.grad).all()
     assert all(t.numel() < 10 * 40_000 * 5 for t in W.buffers())
+
+
+# The quadratic-form filters compute their gradient themselves (_QuadraticPenalty,
+# and a hook on the activations in GraphPenalty._add_to); these tests hold them
+# to torch's autograd of the plain formula on a dense Laplacian, on each kind of
+# product: dense (up to 128 nodes), sparse, and the shifts of a lattice.
+QUADRATIC_GRAPHS = {
+    "dense": lambda: random_weighted_graph(12, 0.4, seed=3, isolated=(5,)),
+    "sparse": lambda: random_weighted_graph(150, 0.05, seed=4),
+    "grid": lambda: make_graph("grid", (12, 13)),
+    "torus": lambda: make_graph("torus", (10, 15)),
+    "lines": lambda: make_graph("lines", (3, 50)),
+    "rings": lambda: make_graph("rings", (5, 30)),
+}
+
+
+def formula_penalty(x, L, filter, center, weight=None):
+    """The quadratic-form penalty written out, for torch's autograd."""
+    if center:
+        x = x - x.mean(dim=1, keepdim=True)
+    values = (x * (x @ L)).sum(dim=1)
+    if filter == "rayleigh":
+        values = values / ((x * x).sum(dim=1) + 1e-12)
+    if weight is None:
+        return values
+    return (values * weight).sum() / weight.sum()
+
+
+def quadratic_cases():
+    for graph in QUADRATIC_GRAPHS:
+        for filter in ("laplacian", "rayleigh"):
+            for laplacian in ("combinatorial", "normalized"):
+                for center in (False, True):
+                    yield graph, filter, laplacian, center
+
+
+@pytest.mark.parametrize("graph, filter, laplacian, center", list(quadratic_cases()))
+def test_quadratic_gradient_matches_autograd_of_the_formula(
+    graph, filter, laplacian, center
+):
+    W = QUADRATIC_GRAPHS[graph]()
+    penalty = GraphPenalty(W, filter=filter, laplacian=laplacian, center=center)
+    if graph in ("grid", "torus", "lines", "rings") and laplacian == "combinatorial":
+        assert penalty._lattice is not None  # the shifted-map product is tested
+    L = torch.as_tensor(penalty.L.toarray())
+    n = penalty.n_nodes
+    weight = torch.as_tensor(np.random.default_rng(1).uniform(0.1, 2.0, 7))
+    upstream = signals(7, 1, seed=2)[:, 0]  # a gradient for the per-sample values
+    for w in (None, weight):
+        x = signals(7, n, seed=5).requires_grad_(True)
+        x_ref = x.detach().clone().requires_grad_(True)
+        if w is None:
+            mean = penalty(x)
+            expected = formula_penalty(x_ref, L, filter, center).mean()
+        else:
+            mean = penalty(x, w)
+            expected = formula_penalty(x_ref, L, filter, center, w)
+        torch.testing.assert_close(mean, expected, rtol=1e-10, atol=1e-12)
+        (grad,) = torch.autograd.grad(mean, x)
+        (grad_ref,) = torch.autograd.grad(expected, x_ref)
+        torch.testing.assert_close(grad, grad_ref, rtol=1e-9, atol=1e-12)
+    # per sample, with an arbitrary gradient for each value
+    x = signals(7, n, seed=6).requires_grad_(True)
+    x_ref = x.detach().clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(penalty.per_sample(x), x, upstream)
+    values = formula_penalty(x_ref, L, filter, center)
+    (grad_ref,) = torch.autograd.grad(values, x_ref, upstream)
+    torch.testing.assert_close(grad, grad_ref, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("graph, filter, laplacian, center", list(quadratic_cases()))
+def test_quadratic_penalty_passes_gradcheck(graph, filter, laplacian, center):
+    W = QUADRATIC_GRAPHS[graph]()
+    penalty = GraphPenalty(W, filter=filter, laplacian=laplacian, center=center)
+    x = signals(3, penalty.n_nodes, seed=7).requires_grad_(True)
+    weight = torch.tensor([0.5, 1.0, 2.0], dtype=torch.float64)
+    assert torch.autograd.gradcheck(penalty, (x,))
+    assert torch.autograd.gradcheck(lambda x: penalty(x, weight), (x,))
+    assert torch.autograd.gradcheck(penalty.per_sample, (x,))
+
+
+@pytest.mark.parametrize("graph, filter, laplacian, center", list(quadratic_cases()))
+def test_add_to_hook_gradient_matches_autograd(graph, filter, laplacian, center):
+    """GraphPenalty._add_to: the penalty's gradient added by a hook on x."""
+    W = QUADRATIC_GRAPHS[graph]()
+    penalty = GraphPenalty(W, filter=filter, laplacian=laplacian, center=center)
+    L = torch.as_tensor(penalty.L.toarray())
+    weight = torch.as_tensor(np.random.default_rng(8).uniform(0.1, 2.0, 5))
+    head = signals(penalty.n_nodes, 3, seed=9)
+    for w in (None, weight):
+        leaf = signals(5, penalty.n_nodes, seed=10).requires_grad_(True)
+        leaf_ref = leaf.detach().clone().requires_grad_(True)
+        x = torch.tanh(leaf)  # a non-leaf, as a layer's activations are
+        loss = (x @ head).square().mean()
+        total, value = penalty._add_to(loss, x, 0.3, w)
+        x_ref = torch.tanh(leaf_ref)
+        loss_ref = (x_ref @ head).square().mean()
+        value_ref = formula_penalty(x_ref, L, filter, center, w)
+        if w is None:
+            value_ref = value_ref.mean()
+        total_ref = loss_ref + 0.3 * value_ref
+        torch.testing.assert_close(total, total_ref, rtol=1e-10, atol=1e-12)
+        torch.testing.assert_close(value, value_ref.detach(), rtol=1e-10, atol=1e-12)
+        total.backward()
+        total_ref.backward()
+        torch.testing.assert_close(leaf.grad, leaf_ref.grad, rtol=1e-9, atol=1e-12)

@@ -252,6 +252,21 @@ def test_unfitted_estimator_round_trip(tmp_path):
         loaded.predict(np.zeros((2, 3)))
 
 
+@pytest.mark.parametrize("Est", [GSRClassifier, GSRRegressor, GSRAutoencoder])
+def test_compile_hyperparameter_round_trips(Est, data, tmp_path):
+    """compile is a hyperparameter like the others: saved and loaded back."""
+    unfitted = _round_trip(Est(compile=True), tmp_path)
+    assert unfitted.get_params()["compile"] is True
+    X, labels, target = data
+    y = {GSRClassifier: labels, GSRRegressor: target, GSRAutoencoder: None}[Est]
+    est = Est(n_components=8, hidden_layer_sizes=(12,), max_iter=2, random_state=0)
+    est.fit(X, y).set_params(compile=True)  # fitted without, to stay fast
+    loaded = _round_trip(est, tmp_path)
+    assert loaded.get_params()["compile"] is True
+    assert loaded._fit_params["compile"] is False
+    np.testing.assert_array_equal(loaded.transform(X), est.transform(X))
+
+
 def test_file_is_json_plus_tensors(data, tmp_path):
     """The documented layout: strict JSON parameters, a version, tensors only."""
     est = _fit(GSRAutoencoder, data)

@@ -280,3 +280,74 @@ def test_partial_fit_keeps_the_unit_of_its_first_call(digits):
     first = ae.loss_scale_
     ae.partial_fit(X * 3.0)
     assert ae.loss_scale_ == first
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("selected", [False, True])
+def test_shuffled_batches_are_the_rows_of_each_slice(sparse, selected, monkeypatch):
+    """Batches.shuffled gathers by blocks: the same rows as take() of each slice."""
+    import scipy.sparse as sp
+
+    from skgsr import _training
+
+    monkeypatch.setattr(_training, "BLOCK_BYTES", 3 * 8 * 6 * 4)  # 3 batches a block
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(60, 6)).astype(np.float32)
+    X[X < 0.3] = 0.0
+    rows = rng.permutation(60)[:53] if selected else None
+    data = Batches(sp.csr_array(X) if sparse else X, torch.device("cpu"), rows=rows)
+    order = torch.randperm(data.n_samples, generator=torch.Generator().manual_seed(0))
+    batches = list(data.shuffled(order, 8))
+    n = data.n_samples
+    assert [len(index) for index, _ in batches] == [8] * (n // 8) + [n % 8]
+    for k, (index, rows_k) in enumerate(batches):
+        np.testing.assert_array_equal(index, order[8 * k : 8 * k + 8])
+        np.testing.assert_array_equal(rows_k, data.take(index))
+
+
+@pytest.mark.parametrize("alpha", [0.0, 1e-3])
+def test_fixed_random_state_gives_identical_fits(digits, alpha):
+    X, y = digits
+    params = dict(hidden_layer_sizes=(32,), n_components=16, alpha=alpha, max_iter=3)
+    fits = [
+        GSRClassifier(**params, random_state=4, device="cpu").fit(X, y)
+        for _ in range(2)
+    ]
+    assert fits[0].loss_curve_ == fits[1].loss_curve_
+    assert fits[0].penalty_curve_ == fits[1].penalty_curve_
+    np.testing.assert_array_equal(fits[0].predict_proba(X), fits[1].predict_proba(X))
+    other = GSRClassifier(**params, random_state=5, device="cpu").fit(X, y)
+    assert other.loss_curve_ != fits[0].loss_curve_
+
+
+def _compile_works():
+    try:
+        module = torch.compile(torch.nn.Linear(2, 1))
+        module(torch.ones(1, 2)).sum().backward()
+    except Exception:  # no C++ compiler, unsupported platform...
+        return False
+    return True
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("alpha", [0.0, 1e-3])
+def test_compile_fits_and_predicts_like_the_plain_network(digits, alpha):
+    """compile=True: the same training up to float32 rounding (other op order)."""
+    if not hasattr(torch, "compile") or not _compile_works():
+        pytest.skip("torch.compile does not work here")
+    X, y = digits
+    params = dict(hidden_layer_sizes=(32,), n_components=16, alpha=alpha, max_iter=2)
+    plain = GSRClassifier(**params, random_state=0, device="cpu").fit(X, y)
+    compiled = GSRClassifier(**params, random_state=0, device="cpu", compile=True)
+    compiled.fit(X, y)
+    np.testing.assert_allclose(compiled.loss_curve_, plain.loss_curve_, rtol=1e-4)
+    np.testing.assert_allclose(
+        compiled.predict_proba(X), plain.predict_proba(X), atol=1e-4
+    )
+    assert compiled.get_params()["compile"] is True
+
+
+def test_compile_is_validated(digits):
+    X, y = digits
+    with pytest.raises(ValueError, match="compile"):
+        GSRClassifier(compile="yes", max_iter=1).fit(X, y)
