@@ -105,13 +105,14 @@ def ablation(name):
         patch(_training.PenaltyMonitor, "__init__", wide_init)
     elif kind == "no_hook":
 
-        def add_penalty(self, loss, sample_weight=None, output=None):
-            activations = self._take_activations()
+        def add_penalty(self, loss, sample_weight=None, output=None, inputs=None):
+            activations, captured = self._take_activations()
             if output is not None:
                 activations = [output]
+            inputs = self._modules_inputs(activations, inputs, captured)
             if not activations or self.alpha == 0 or not self.active:
                 return loss, None
-            raw = self._penalty_of(activations, sample_weight)
+            raw = self._penalty_of(activations, sample_weight, inputs)
             self.last_penalty_ = raw.detach()
             return loss + self.alpha * raw, raw.detach()
 
