@@ -2,7 +2,9 @@
 
 A ``GSRAutoencoder(graph="learned")`` with the papers' objective on it
 (``learned_objective="smooth"``, ``n_neighbors=5``: the filters are what is
-timed; ``bench_learned_graph_recovery.py --cost`` times the default objective),
+timed), or with the default objective (``--filters modules``:
+``learned_objective="modules"``, ``n_neighbors="auto"``; ``penalty_s`` then
+includes finding the new graph's far pairs),
 ``graph_n_samples=1000``, ``graph_update_interval=5``, and a
 wide structured layer (``--n-components``, 1024 by default) is trained on
 synthetic data; ``history_`` records, per epoch, the training time and the time
@@ -63,14 +65,20 @@ def measure(filter, X, args):
 
     from skgsr import GSRAutoencoder
     from skgsr.graphs import coactivation_graph
+    from skgsr.nn import GraphRegularizer
 
     n_rebuilds = args.rebuilds
+    # "modules": the estimators' default objective (its filter is not used)
+    modules = filter == "modules"
+    objective = (
+        {"learned_objective": "modules", "n_neighbors": "auto"}
+        if modules
+        else {"learned_objective": "smooth", "n_neighbors": 5, "filter": filter}
+    )
     est = GSRAutoencoder(
         n_components=args.n_components,
         graph="learned",
-        learned_objective="smooth",
-        n_neighbors=5,
-        filter=filter,
+        **objective,
         filter_method=args.method,
         graph_warmup=1,
         max_iter=1 + 5 * n_rebuilds,
@@ -92,11 +100,19 @@ def measure(filter, X, args):
     with torch.no_grad():
         encode_s = _best_of(lambda: est.transform(rows), 3)
     H = est.transform(rows)
+    n_neighbors = GraphRegularizer(
+        graph="learned", n_nodes=est.n_components, n_neighbors=est.n_neighbors
+    ).n_neighbors_
     knn_s = _best_of(
-        lambda: coactivation_graph(H, est.n_neighbors, return_inactive=True), 3
+        lambda: coactivation_graph(H, n_neighbors, return_inactive=True), 3
     )
     A = est.feature_graph_
     penalty_s = _best_of(lambda: est.penalty_.set_graph(A), 3)
+    if modules:
+        # the objective's far pairs of the new graph, found in the rebuild
+        from skgsr.nn import _ModulesObjective
+
+        penalty_s += _best_of(lambda: _ModulesObjective(A), 3)
     return {
         "filter": filter,
         "method": est.penalty_.method_,
@@ -125,7 +141,10 @@ def main(argv=None):
     parser.add_argument("--n-features", type=int, default=None)
     parser.add_argument("--rebuilds", type=int, default=None)
     parser.add_argument(
-        "--filters", nargs="+", default=None, help="laplacian rayleigh heat wavelet"
+        "--filters",
+        nargs="+",
+        default=None,
+        help="laplacian rayleigh heat wavelet, or modules (the default objective)",
     )
     parser.add_argument("--threads", type=int, default=1, help="torch/BLAS threads")
     parser.add_argument(

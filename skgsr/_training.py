@@ -512,6 +512,11 @@ class LearnedGraph:
         if scheduled:
             self._scheduled_at = self.n_epochs
 
+    def skip(self):
+        """Count the rebuild due now as done without a new graph (it failed):
+        the next one comes an ``update_interval`` later."""
+        self._scheduled_at = self.n_epochs
+
     def fitted_attributes(self):
         """The estimator attributes that describe the learned graph."""
         return {

@@ -519,6 +519,7 @@ graph_kernel, graph_metric
         self._objective = None  # _ModulesObjective of the graph in use
         self._recording = None
         self._warned_inactive = False
+        self._warned_rebuild = False
         self._width_name = "n_nodes"
         self._rng = check_random_state(random_state)
         if n_nodes is not None:
@@ -1053,15 +1054,22 @@ graph_kernel, graph_metric
                 f"activations have {activations.shape[1]} columns but the layer has "
                 f"{self.n_nodes_} units."
             )
-        adjacency, inactive = self.learned_.build(activations)
-        if self.penalty_ is None:
-            self.penalty_ = self.make_penalty(adjacency)
-        else:
-            self.penalty_.set_graph(adjacency)
-        adjacency_in_use = self.penalty_.adjacency
-        if self._trains_modules():
-            # the far pairs of the new graph, found once per rebuild
-            self._objective = (adjacency_in_use, _ModulesObjective(adjacency_in_use))
+        previous = None if self.penalty_ is None else self.penalty_.adjacency
+        try:
+            adjacency, inactive = self.learned_.build(activations)
+            if self.penalty_ is None:
+                self.penalty_ = self.make_penalty(adjacency)
+            else:
+                self.penalty_.set_graph(adjacency)
+            adjacency_in_use = self.penalty_.adjacency
+            if self._trains_modules():
+                # the far pairs of the new graph, found once per rebuild
+                self._objective = (
+                    adjacency_in_use,
+                    _ModulesObjective(adjacency_in_use),
+                )
+        except Exception as exc:  # any failure of one rebuild
+            return self._rebuild_failed(exc, previous, scheduled)
         self.learned_.record(adjacency_in_use, inactive, scheduled)
         inactive = self.learned_.inactive
         if (
@@ -1079,6 +1087,27 @@ graph_kernel, graph_metric
                 UserWarning,
             )
         return adjacency
+
+    def _rebuild_failed(self, exc, previous, scheduled):
+        """Keep training on the previous graph (or none yet) after a failed
+        rebuild, warned once per regularizer: a fit must not be lost to it."""
+        if previous is not None:
+            self.penalty_.set_graph(previous)  # a half-updated penalty, restored
+        if scheduled:
+            self.learned_.skip()
+        if not self._warned_rebuild:
+            self._warned_rebuild = True
+            keeps = (
+                "training continues on the previous graph"
+                if previous is not None
+                else "training continues without the penalty until a rebuild succeeds"
+            )
+            warn(
+                f"Rebuilding the learned graph failed ({type(exc).__name__}: {exc}); "
+                f"{keeps}. Later failures in this fit are not reported again.",
+                UserWarning,
+            )
+        return previous
 
     def epoch_end(self, inputs=None, *, model=None):
         """Count an epoch; rebuild a learned graph when its schedule says so.

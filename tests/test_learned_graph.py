@@ -618,3 +618,82 @@ def test_modules_objective_with_sample_weights_and_partial_fit(small_data, monke
         warnings.filterwarnings("ignore", message=".*structured neurons.*")
         clf.fit(X, y, sample_weight=weights)
     assert np.isfinite(clf.graph_modularity_)
+
+
+def _failing_builder(fail_from):
+    """coactivation_graph that raises from its ``fail_from``-th call on."""
+    original = graphs_module.coactivation_graph
+    calls = []
+
+    def builder(*args, **kwargs):
+        calls.append(1)
+        if len(calls) >= fail_from:
+            raise np.linalg.LinAlgError("no convergence")
+        return original(*args, **kwargs)
+
+    return builder, calls
+
+
+@pytest.mark.parametrize("objective", ["modules", "smooth"])
+def test_a_failing_rebuild_keeps_the_previous_graph_and_warns_once(
+    objective, monkeypatch
+):
+    """Rebuilds 2.. fail: the fit ends, on the first graph, with one warning
+    naming the cause (not one per rebuild)."""
+    X, _ = module_data(n_samples=120, n_modules=2, features_per_module=4)
+    builder, calls = _failing_builder(fail_from=2)
+    monkeypatch.setattr(graphs_module, "coactivation_graph", builder)
+    ae = GSRAutoencoder(
+        n_components=8,
+        graph="learned",
+        learned_objective=objective,
+        graph_warmup=1,
+        graph_update_interval=1,
+        max_iter=6,
+        tol=0.0,
+        random_state=0,
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ae.fit(X)
+    failed = [w for w in caught if "learned graph failed" in str(w.message)]
+    assert len(calls) >= 3  # several rebuilds were attempted
+    assert len(failed) == 1
+    assert "LinAlgError: no convergence" in str(failed[0].message)
+    assert "previous graph" in str(failed[0].message)
+    assert failed[0].filename == __file__  # at the caller's line
+    assert ae.n_iter_ == 6
+    # the graph in use is the one that was built, and the history holds only it
+    assert len(ae.graph_history_) == 1
+    assert (ae.feature_graph_ != ae.graph_history_[0]).nnz == 0
+    assert np.isfinite(ae.loss_curve_).all()
+
+
+def test_a_failing_first_build_trains_without_penalty(monkeypatch):
+    """No graph was ever built: training goes on without the penalty and the
+    regularizer says so; a later successful rebuild starts the penalty."""
+    X, _ = module_data(n_samples=120, n_modules=2, features_per_module=4)
+    original = graphs_module.coactivation_graph
+    calls = []
+
+    def first_fails(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise ValueError("degenerate activations")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(graphs_module, "coactivation_graph", first_fails)
+    ae = GSRAutoencoder(
+        n_components=8,
+        graph="learned",
+        graph_warmup=1,
+        graph_update_interval=2,
+        max_iter=6,
+        tol=0.0,
+        random_state=0,
+    )
+    with pytest.warns(UserWarning, match="without the penalty until a rebuild"):
+        ae.fit(X)
+    # rebuilt on schedule after the failure (epochs 3 and 5)
+    assert ae.graph_history_epochs_ == [3, 5]
+    assert ae.feature_graph_ is not None
