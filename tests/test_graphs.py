@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.sparse import csgraph
 
+from skgsr import graphs
 from skgsr.graphs import (
     _GRAPH_NAMES,
     _resolve_graph_shape,
@@ -642,3 +643,18 @@ def test_check_adjacency_returns_a_canonical_graph_itself():
     checked = check_adjacency(single)
     assert checked is not single and checked.dtype == np.float64
     assert (checked != A).nnz == 0
+
+
+@pytest.mark.parametrize("hops", [0, 1, 2, 3])
+def test_pairs_within_dense_and_sparse_walks_agree(hops, monkeypatch):
+    """The dense walk (small graphs) and the sparse one give the same pairs."""
+    rng = np.random.RandomState(0)
+    adjacency = graphs.coactivation_graph(np.abs(rng.randn(200, 40)), 3)
+    dense = graphs._pairs_within(adjacency, hops)
+    monkeypatch.setattr(graphs, "_DENSE_WALK_MAX_NODES", 0)
+    sparse = graphs._pairs_within(adjacency, hops)
+    assert dense.dtype == sparse.dtype == bool
+    assert (dense != sparse).nnz == 0
+    # and both against shortest paths
+    hops_apart = csgraph.shortest_path(adjacency, unweighted=True)
+    np.testing.assert_array_equal(dense.toarray(), hops_apart <= hops)
