@@ -214,6 +214,8 @@ class _AddGradient:
 
     def __call__(self, grad):
         parts, self.parts = self.parts, None  # one backward pass, then freed
+        if parts is None:
+            return None  # a second backward through the same tensor adds nothing
         return _quadratic_gradient(
             *parts, self.weight, self.project, self.scale, into=grad
         )

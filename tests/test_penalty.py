@@ -570,3 +570,18 @@ def test_add_to_hook_gradient_matches_autograd(graph, filter, laplacian, center)
         total.backward()
         total_ref.backward()
         torch.testing.assert_close(leaf.grad, leaf_ref.grad, rtol=1e-9, atol=1e-12)
+
+
+def test_add_to_on_a_reused_tensor_adds_each_step_once():
+    """Two steps through one leaf (each with its own _add_to and backward): the
+    first step's spent hook adds nothing to the second (it raised before)."""
+    penalty = GraphPenalty(make_graph("grid", (3, 3)))
+    x = signals(4, 9, seed=11).float().requires_grad_(True)
+    for _ in range(2):
+        x.grad = None
+        total, _ = penalty._add_to(x.sum(), x, 0.5)
+        total.backward()
+    expected = torch.ones_like(x) + 0.5 * torch.autograd.functional.jacobian(
+        lambda v: penalty(v), x.detach()
+    )
+    torch.testing.assert_close(x.grad, expected, rtol=1e-5, atol=1e-6)
