@@ -37,7 +37,6 @@ from sklearn.utils.validation import (
     _check_sample_weight,
 )
 
-from . import graphs
 from ._inference import FittedNetworkMixin
 from ._network import (
     ACTIVATIONS,
@@ -66,12 +65,13 @@ from ._training import (
     check_float32_range,
     constant_prediction_loss,
     fitting_alone,
+    learned_graph_modularity,
     split_validation,
 )
 from ._warnings import warn
-from .metrics import graph_modularity
 from .nn import (
     PARAMETER_CONSTRAINTS,
+    PENALTY_PARAMS,
     REGULARIZER_PARAMS,
     GraphRegularizer,
     _param_equal,
@@ -93,19 +93,6 @@ _ARCHITECTURE_PARAMS = (
     "encoder",
     "activation",
     "embedding_activation",
-)
-
-# The hyperparameters a penalty is built from: a warm start that keeps them all
-# keeps the fitted penalty (and its possibly costly eigendecomposition).
-_PENALTY_PARAMS = (
-    "graph",
-    "graph_shape",
-    "filter",
-    "laplacian",
-    "filter_scale",
-    "filter_method",
-    "filter_order",
-    "filter_center",
 )
 
 
@@ -421,7 +408,7 @@ class BaseGSR(FittedNetworkMixin, TransformerMixin, BaseEstimator):
         fit_params = getattr(self, "_fit_params", None) or {}
         same_penalty = all(
             name in fit_params and _param_equal(fit_params[name], getattr(self, name))
-            for name in _PENALTY_PARAMS
+            for name in PENALTY_PARAMS
         )
         if regularizer.learned_ is not None:
             penalty = self.penalty_
@@ -810,21 +797,12 @@ class BaseGSR(FittedNetworkMixin, TransformerMixin, BaseEstimator):
         self._optimizer_state = state.optimizer.state_dict()
         if regularizer.learned_ is not None:
             self.__dict__.update(regularizer.learned_.fitted_attributes())
-            self.graph_modularity_ = self._modularity_of(self.feature_graph_, *scored)
+            self.graph_modularity_ = learned_graph_modularity(
+                self.feature_graph_, *scored
+            )
         # what the network and penalty were built from (warm starts and
         # skgsr.save compare with it)
         self._fit_params = self.get_params(deep=False)
-
-    @staticmethod
-    def _modularity_of(graph, scored_graph=None, score=None):
-        """``graph_modularity_`` of ``graph``: ``score`` when it is the graph
-        already scored (``partial_fit`` rebuilds only every few calls)."""
-        if score is not None and scored_graph is not None:
-            if graphs._same_csr(graph, scored_graph):
-                return score
-        if graph.shape[0] < 3:
-            return float("nan")  # no split of 2 nodes says anything
-        return float(graph_modularity(graph, random_state=0))
 
     # ============================================================ inference
     # (defined here: scikit-learn wraps only a class's own transform for

@@ -38,6 +38,7 @@ __all__ = [
     "dense_rows",
     "explain_input_errors",
     "fitting_alone",
+    "learned_graph_modularity",
     "split_validation",
 ]
 
@@ -679,3 +680,20 @@ def split_validation(
 
     train = (X, take(y, train_idx), take(sample_weight, train_idx), train_idx)
     return train, (X[val_idx], take(y, val_idx), take(sample_weight, val_idx))
+
+
+def learned_graph_modularity(graph, scored_graph=None, score=None):
+    """``graph_modularity_`` of a learned ``graph``.
+
+    ``score`` when ``graph`` is the very graph already scored (``partial_fit``
+    rebuilds only every few calls); NaN below 3 nodes, where no split says
+    anything.
+    """
+    if score is not None and scored_graph is not None:
+        if graphs._same_csr(graph, scored_graph):
+            return score
+    if graph.shape[0] < 3:
+        return float("nan")
+    from .metrics import graph_modularity
+
+    return float(graph_modularity(graph, random_state=0))

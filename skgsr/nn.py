@@ -230,7 +230,7 @@ class _ModulesObjective:
 
 
 # The parameters a GraphPenalty is built from (the graph's own aside).
-_PENALTY_PARAMS = (
+_FILTER_PARAMS = (
     "filter",
     "laplacian",
     "filter_scale",
@@ -238,6 +238,10 @@ _PENALTY_PARAMS = (
     "filter_order",
     "filter_center",
 )
+
+# ... and with the graph's: an estimator's warm start that keeps them all keeps
+# its fitted penalty (and its possibly costly eigendecomposition).
+PENALTY_PARAMS = ("graph", "graph_shape", *_FILTER_PARAMS)
 
 
 def _check_graph_shape(graph_shape, n_nodes, width):
