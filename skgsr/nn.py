@@ -1095,8 +1095,9 @@ graph_kernel, graph_metric
     def _rebuild_failed(self, exc, previous, scheduled):
         """Keep training on the previous graph (or none yet) after a failed
         rebuild, warned once per regularizer: a fit must not be lost to it."""
-        if previous is not None:
-            self.penalty_.set_graph(previous)  # a half-updated penalty, restored
+        if previous is not None and self.penalty_.adjacency is not previous:
+            # the new graph reached the penalty (it may be half-updated): restore
+            self.penalty_.set_graph(previous)
         if scheduled:
             self.learned_.skip()
         if not self._warned_rebuild:

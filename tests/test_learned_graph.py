@@ -620,15 +620,16 @@ def test_modules_objective_with_sample_weights_and_partial_fit(small_data, monke
     assert np.isfinite(clf.graph_modularity_)
 
 
-def _failing_builder(fail_from):
-    """coactivation_graph that raises from its ``fail_from``-th call on."""
+def _failing_builder(fails, error):
+    """coactivation_graph that raises ``error`` on the calls (counted from 1)
+    for which ``fails(call)`` is true."""
     original = graphs_module.coactivation_graph
     calls = []
 
     def builder(*args, **kwargs):
         calls.append(1)
-        if len(calls) >= fail_from:
-            raise np.linalg.LinAlgError("no convergence")
+        if fails(len(calls)):
+            raise error
         return original(*args, **kwargs)
 
     return builder, calls
@@ -641,7 +642,9 @@ def test_a_failing_rebuild_keeps_the_previous_graph_and_warns_once(
     """Rebuilds 2.. fail: the fit ends, on the first graph, with one warning
     naming the cause (not one per rebuild)."""
     X, _ = module_data(n_samples=120, n_modules=2, features_per_module=4)
-    builder, calls = _failing_builder(fail_from=2)
+    builder, calls = _failing_builder(
+        lambda call: call >= 2, np.linalg.LinAlgError("no convergence")
+    )
     monkeypatch.setattr(graphs_module, "coactivation_graph", builder)
     ae = GSRAutoencoder(
         n_components=8,
@@ -673,16 +676,10 @@ def test_a_failing_first_build_trains_without_penalty(monkeypatch):
     """No graph was ever built: training goes on without the penalty and the
     regularizer says so; a later successful rebuild starts the penalty."""
     X, _ = module_data(n_samples=120, n_modules=2, features_per_module=4)
-    original = graphs_module.coactivation_graph
-    calls = []
-
-    def first_fails(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 1:
-            raise ValueError("degenerate activations")
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(graphs_module, "coactivation_graph", first_fails)
+    builder, _ = _failing_builder(
+        lambda call: call == 1, ValueError("degenerate activations")
+    )
+    monkeypatch.setattr(graphs_module, "coactivation_graph", builder)
     ae = GSRAutoencoder(
         n_components=8,
         graph="learned",
@@ -697,3 +694,36 @@ def test_a_failing_first_build_trains_without_penalty(monkeypatch):
     # rebuilt on schedule after the failure (epochs 3 and 5)
     assert ae.graph_history_epochs_ == [3, 5]
     assert ae.feature_graph_ is not None
+
+
+def test_a_rebuild_failing_after_the_penalty_took_the_graph_restores_it(monkeypatch):
+    """The far pairs of the new graph fail after the penalty took it: the
+    penalty goes back to the graph in use, which stays the fitted one."""
+    import skgsr.nn
+
+    X, _ = module_data(n_samples=120, n_modules=2, features_per_module=4)
+    original = skgsr.nn._ModulesObjective
+    calls = []
+
+    def objective(adjacency):
+        calls.append(1)
+        if len(calls) >= 2:
+            raise MemoryError("far pairs")
+        return original(adjacency)
+
+    monkeypatch.setattr(skgsr.nn, "_ModulesObjective", objective)
+    ae = GSRAutoencoder(
+        n_components=8,
+        graph="learned",
+        graph_warmup=1,
+        graph_update_interval=1,
+        max_iter=5,
+        tol=0.0,
+        random_state=0,
+    )
+    with pytest.warns(UserWarning, match="MemoryError: far pairs"):
+        ae.fit(X)
+    assert len(calls) >= 3
+    assert len(ae.graph_history_) == 1
+    assert ae.penalty_.adjacency is ae.feature_graph_
+    assert (ae.feature_graph_ != ae.graph_history_[0]).nnz == 0
