@@ -59,6 +59,7 @@ ABLATIONS = {
     "alpha0-no_direct_adam": (0.0, "optimizer.step() instead of OptimizerSteps"),
     "alpha0-no_block_gather": (0.0, "one index_select per batch"),
     "alpha0-monitor_4MB": (0.0, "PenaltyMonitor gathers 4 MB, not 256 kB"),
+    "alpha0-monitor_all": (0.0, "the penalty measured on every batch, not ~8"),
     "grid-no_hook": (1e-3, "penalty through its autograd node, not the hook"),
     "grid-sparse_product": (1e-3, "sparse L x (no dense matrix, no lattice)"),
 }
@@ -99,10 +100,17 @@ def ablation(name):
     elif kind == "monitor_4MB":
         init = _training.PenaltyMonitor.__init__
 
-        def wide_init(self, penalty_, max_values=1 << 20):
-            init(self, penalty_, max_values)
+        def wide_init(self, penalty_, max_values=1 << 20, every=1):
+            init(self, penalty_, max_values, every)
 
         patch(_training.PenaltyMonitor, "__init__", wide_init)
+    elif kind == "monitor_all":
+        monitor = gsr_nn.GraphRegularizer.monitor
+
+        def every_batch(self, every=1):
+            return monitor(self, every=1)
+
+        patch(gsr_nn.GraphRegularizer, "monitor", every_batch)
     elif kind == "no_hook":
 
         def add_penalty(self, loss, sample_weight=None, output=None, inputs=None):

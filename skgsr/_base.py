@@ -57,6 +57,7 @@ from ._torch_utils import (
 )
 from ._training import (
     INFERENCE_BATCH,
+    MONITORED_BATCHES,
     Batches,
     DivergenceError,
     EarlyStopping,
@@ -619,8 +620,12 @@ class BaseGSR(FittedNetworkMixin, TransformerMixin, BaseEstimator):
         meter = LossMeter(eager=state.device.type == "cpu")
         state.monitor = None
         if self.alpha == 0 and state.penalty_applied:
-            # the penalty is measured for penalty_curve_, not trained on
-            state.monitor = state.regularizer.monitor()
+            # the penalty is measured for penalty_curve_, not trained on: on
+            # MONITORED_BATCHES batches spread over the (shuffled) epoch
+            n_batches = -(-data.n_samples // batch_size)
+            state.monitor = state.regularizer.monitor(
+                every=n_batches // MONITORED_BATCHES
+            )
         # the epoch's targets and weights in its order: each batch a view
         targets = None if targets is None else targets[order.to(targets.device)]
         weights = None if weights is None else weights[order.to(weights.device)]

@@ -196,7 +196,10 @@ FITTED_ATTRIBUTES = """
     penalty_curve_ : list of float
         Graph penalty (without ``alpha``) of the structured layer per epoch,
         ``learned_objective="modules"``'s objective with a learned graph;
-        NaN while a learned graph is warming up.
+        NaN while a learned graph is warming up. The mean over the epoch's
+        batches; with ``alpha=0`` (measured, not trained on) the mean over about
+        8 batches spread over the epoch, which spares a wide layer's fit a
+        penalty pass per batch.
     graph_history_ : list of scipy.sparse.csr_array
         With ``graph="learned"``: the learned graphs in the order they were
         built (the last 50), to watch the structure form;

@@ -3,7 +3,7 @@
 Each piece has one job and is tested alone (``tests/test_training_loop.py``):
 
 - :class:`Batches` serves minibatches of dense or sparse ``X`` as float32 tensors;
-- :class:`LossMeter` and :class:`PenaltyMonitor` average an epoch's losses;
+- :class:`LossMeter` and :class:`SampledMonitor` average an epoch's losses;
 - :class:`EarlyStopping` is scikit-learn's stopping rule, with the best weights;
 - :class:`LearnedGraph` is the schedule and history of a learned graph;
 - :class:`TrainState` is what one call of ``fit`` builds before it is committed;
@@ -266,11 +266,11 @@ class LossMeter:
             self.sums[2] += penalty.item() * n
         return value
 
-    def means(self, n_samples, penalty_total=None):
+    def means(self, n_samples, penalty_mean=None):
         """``(loss, task_loss, penalty)`` means over the epoch's samples.
 
-        ``penalty_total`` replaces the penalty's sum when it was measured apart
-        (:class:`PenaltyMonitor`).
+        ``penalty_mean`` replaces the penalty's mean when it was measured apart
+        (:class:`SampledMonitor`).
         """
         sums = list(self.sums)
         if self.pending:
@@ -279,13 +279,52 @@ class LossMeter:
                 self.sizes, dtype=torch.float64, device=per_batch.device
             )
             sums = (counts @ per_batch).tolist()
-        if penalty_total is not None:
-            sums[2] = penalty_total
-        return tuple(total / n_samples for total in sums)
+        means = [total / n_samples for total in sums]
+        if penalty_mean is not None:
+            means[2] = penalty_mean
+        return tuple(means)
 
 
-class PenaltyMonitor:
-    """The penalty measured but not trained on (``alpha=0``), many batches per call.
+# Batches per epoch on which an alpha=0 fit measures its penalty (see
+# SampledMonitor): enough for a curve, a small share of a long epoch's steps.
+MONITORED_BATCHES = 8
+
+
+class SampledMonitor:
+    """A penalty measured but not trained on (``alpha=0``), on every ``every``-th batch.
+
+    Nothing trains on the penalty at ``alpha=0``; measuring it on every batch
+    would cost up to as much as the step itself with a wide layer (a penalty
+    pass over its activations per batch), for a curve. The batches of an
+    epoch come in random order, so every ``every``-th one is a random sample
+    of them: :meth:`result` is the mean over the measured batches of their
+    (weighted) mean penalty, each counted for its size -- with ``every=1``,
+    the epoch's mean.
+
+    Subclasses measure with ``_record(z, sample_weight, inputs)`` and
+    ``_total()``, the sum over the recorded batches of ``size * penalty``.
+    """
+
+    def __init__(self, every=1):
+        self.every = max(1, int(every))
+        self.seen = 0  # batches offered
+        self.measured = 0  # samples in the recorded batches
+
+    def add(self, z, sample_weight=None, inputs=None):
+        turn = self.seen % self.every == 0
+        self.seen += 1
+        if turn:
+            self.measured += len(z)
+            self._record(z, sample_weight, inputs)
+
+    def result(self):
+        """The mean penalty per sample over the measured batches, as a float."""
+        total = self._total()
+        return float("nan") if total is None else float(total) / self.measured
+
+
+class PenaltyMonitor(SampledMonitor):
+    """A :class:`SampledMonitor` of a sample-mean penalty, many batches per call.
 
     Measuring each minibatch as it passes costs a fixed call overhead per batch,
     a sizeable share of a small network's step; the detached activations are
@@ -295,7 +334,8 @@ class PenaltyMonitor:
     each batch's (weighted) mean penalty times its size.
     """
 
-    def __init__(self, penalty, max_values=1 << 16):
+    def __init__(self, penalty, max_values=1 << 16, every=1):
+        super().__init__(every)
         self.penalty = penalty
         self.max_values = max_values
         self.total = None
@@ -304,7 +344,7 @@ class PenaltyMonitor:
     def _reset(self):
         self.activations, self.weights, self.sizes, self.values = [], [], [], 0
 
-    def add(self, z, sample_weight, inputs=None):
+    def _record(self, z, sample_weight, inputs):
         self.activations.append(z.detach())
         self.weights.append(sample_weight)
         self.sizes.append(len(z))
@@ -336,32 +376,29 @@ class PenaltyMonitor:
         self.total = total if self.total is None else self.total + total
         self._reset()
 
-    def result(self):
-        """Sum over the batches of ``size * mean penalty``, as a float."""
+    def _total(self):
         self.flush()
-        return 0.0 if self.total is None else float(self.total)
+        return self.total
 
 
-class BatchMonitor:
-    """A penalty measured but not trained on, batch by batch.
+class BatchMonitor(SampledMonitor):
+    """A :class:`SampledMonitor` of a penalty that is not a mean over samples.
 
-    For a penalty that is not a mean over samples (correlations over the batch,
-    ``learned_objective="modules"``): ``measure(z, sample_weight, inputs)`` is
-    called on each batch, and :meth:`result` is the same sum as
-    :class:`PenaltyMonitor`'s, over the batches of their size times their value.
+    For correlations over the batch (``learned_objective="modules"``):
+    ``measure(z, sample_weight, inputs)`` is called on each recorded batch.
     """
 
-    def __init__(self, measure):
+    def __init__(self, measure, every=1):
+        super().__init__(every)
         self.measure = measure
         self.total = None
 
-    def add(self, z, sample_weight, inputs=None):
+    def _record(self, z, sample_weight, inputs):
         value = len(z) * self.measure(z, sample_weight, inputs).double()
         self.total = value if self.total is None else self.total + value
 
-    def result(self):
-        """Sum over the batches of ``size * penalty``, as a float."""
-        return 0.0 if self.total is None else float(self.total)
+    def _total(self):
+        return self.total
 
 
 # --------------------------------------------------------------------------- #
@@ -562,7 +599,7 @@ class TrainState:
     validation_scores: list | None = None
     best_validation_score: float | None = None
     generator_state: torch.Tensor | None = None  # after the last finished epoch
-    monitor: PenaltyMonitor | None = None  # measures the penalty when alpha=0
+    monitor: SampledMonitor | None = None  # measures the penalty when alpha=0
     penalty_applied: bool = False  # the penalty was on in the last epoch
     steps: OptimizerSteps = field(init=False)  # the optimizer's zero_grad and step
 

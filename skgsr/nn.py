@@ -1001,18 +1001,25 @@ graph_kernel, graph_metric
         """Forget the activations (and inputs) seen since the last :meth:`penalty`."""
         self._activations, self._inputs = [], []
 
-    def monitor(self):
+    def monitor(self, every=1):
         """A meter of the penalty measured but not trained on (``alpha=0``).
+
+        Parameters
+        ----------
+        every : int, default=1
+            Measure every ``every``-th batch offered (the first, then every
+            ``every``-th after it); 1 measures them all.
 
         Returns
         -------
         monitor : object
-            ``add(z, sample_weight, inputs)`` per batch, ``result()`` the sum
-            over the batches of ``size * mean penalty``.
+            ``add(z, sample_weight, inputs)`` per batch, ``result()`` the mean
+            penalty per sample over the measured batches (each batch's mean
+            counted for its size).
         """
         if self._trains_modules():
-            return BatchMonitor(self.measure)
-        return PenaltyMonitor(self.penalty_)
+            return BatchMonitor(self.measure, every=every)
+        return PenaltyMonitor(self.penalty_, every=every)
 
     # ------------------------------------------------------- the learned graph
     @property

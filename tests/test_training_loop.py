@@ -10,7 +10,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from skgsr import GSRAutoencoder, GSRClassifier, GSRRegressor
 from skgsr._torch_utils import fused_optimizer_kwargs
-from skgsr._training import Batches, LossMeter, PenaltyMonitor
+from skgsr._training import MONITORED_BATCHES, Batches, LossMeter, PenaltyMonitor
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -131,28 +131,37 @@ def test_alpha_zero_measures_the_penalty_without_training_on_it(digits):
 
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("max_values", [1, 64 * 50, 1 << 20])
-def test_penalty_monitor_equals_the_per_batch_penalty(weighted, max_values):
-    """Gathering batches before measuring (alpha=0) changes nothing but the cost."""
+@pytest.mark.parametrize("every", [1, 2, 3])
+def test_penalty_monitor_equals_the_per_batch_penalty(weighted, max_values, every):
+    """Gathering batches before measuring (alpha=0) changes nothing but the cost;
+    ``every`` measures the first batch and every ``every``-th after it."""
     from skgsr.graphs import make_graph
     from skgsr.penalty import GraphPenalty
 
     penalty = GraphPenalty(make_graph("grid", (8, 8)))
     rng = np.random.default_rng(0)
-    monitor = PenaltyMonitor(penalty, max_values=max_values)
-    expected = 0.0
-    for n in [32, 32, 32, 7]:
+    monitor = PenaltyMonitor(penalty, max_values=max_values, every=every)
+    total, count = 0.0, 0
+    for i, n in enumerate([32, 32, 32, 7, 20]):
         z = torch.from_numpy(rng.normal(size=(n, 64)).astype(np.float32))
         w = torch.from_numpy(rng.uniform(0.1, 2, n).astype(np.float32))
         w = w if weighted else None
         monitor.add(z, w)
-        expected += n * float(penalty(z, w))
-    assert monitor.result() == pytest.approx(expected, rel=1e-5)
+        if i % every == 0:
+            total += n * float(penalty(z, w))
+            count += n
+    assert monitor.result() == pytest.approx(total / count, rel=1e-5)
 
 
-def test_alpha_zero_penalty_curve_is_the_epoch_mean_of_the_batch_penalties(
-    digits, monkeypatch
-):
-    X, y = digits
+def test_monitor_of_nothing_is_nan():
+    from skgsr.graphs import make_graph
+    from skgsr.penalty import GraphPenalty
+
+    assert np.isnan(PenaltyMonitor(GraphPenalty(make_graph("line", 4))).result())
+
+
+def _recorded_alpha_zero_fit(X, y, monkeypatch, **params):
+    """An alpha=0 fit of one epoch, with each batch's penalty recorded."""
     batches = []
     original = GSRClassifier._train_step
 
@@ -163,10 +172,33 @@ def test_alpha_zero_penalty_curve_is_the_epoch_mean_of_the_batch_penalties(
         return original(self, state, xb, tb, wb)
 
     monkeypatch.setattr(GSRClassifier, "_train_step", recording)
-    est = GSRClassifier(alpha=0.0, max_iter=1, batch_size=64, random_state=0)
-    est.fit(X, y)
+    est = GSRClassifier(alpha=0.0, max_iter=1, random_state=0, **params).fit(X, y)
     values, sizes = np.array(batches).T
+    return est, values, sizes
+
+
+def test_alpha_zero_penalty_curve_is_the_epoch_mean_of_few_batches(digits, monkeypatch):
+    X, y = digits
+    # at most MONITORED_BATCHES batches: every one is measured
+    est, values, sizes = _recorded_alpha_zero_fit(X, y, monkeypatch, batch_size=64)
+    assert len(values) <= MONITORED_BATCHES
     assert est.penalty_curve_[0] == pytest.approx(values @ sizes / sizes.sum(), 1e-5)
+
+
+def test_alpha_zero_penalty_curve_samples_the_batches_of_a_long_epoch(
+    digits, monkeypatch
+):
+    X, y = digits
+    est, values, sizes = _recorded_alpha_zero_fit(X, y, monkeypatch, batch_size=10)
+    n_batches = len(values)  # 30
+    every = n_batches // MONITORED_BATCHES
+    assert every > 1
+    sampled = slice(None, None, every)
+    expected = values[sampled] @ sizes[sampled] / sizes[sampled].sum()
+    assert est.penalty_curve_[0] == pytest.approx(expected, 1e-5)
+    # the first batch and every `every`-th: about MONITORED_BATCHES of them
+    assert MONITORED_BATCHES <= len(values[sampled]) < 2 * MONITORED_BATCHES
+    assert est.penalty_curve_[0] != pytest.approx(values @ sizes / sizes.sum(), 1e-7)
 
 
 @pytest.mark.parametrize("sparse", [False, True])
