@@ -20,10 +20,14 @@ depth-2 subtree, of largest mass. Reported: the adjusted Rand index of these
 assignments against the clusters and the sub-clusters, and the reconstruction
 MSE over that of ``alpha=0`` with the same architecture and seed.
 
+The models: no penalty, the normalized Laplacian (the papers' smoothing, per
+sample) and the topographic penalty (``filter="topographic"``: correlated
+neurons close on the tree, anti-correlated ones far apart) at two strengths.
+
 Commands (from the repository root, one thread)::
 
-    OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/bench_tree.py \\
-        --out benchmarks/results/bench_tree.json
+    OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/bench_tree.py --seeds 0-29 \\
+        --out benchmarks/results/bench_tree_topographic.json
     OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/bench_tree.py --variants
     OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/bench_tree.py --quick
 """
@@ -63,6 +67,8 @@ BASE = {
 CONFIGS = {
     "alpha=0": {"alpha": 0.0},
     "gsr (normalized, 0.1)": {"alpha": 0.1, "laplacian": "normalized"},
+    "gsr (topographic, 1)": {"alpha": 1.0, "filter": "topographic"},
+    "gsr (topographic, 3)": {"alpha": 3.0, "filter": "topographic"},
 }
 # tried on the hierarchical family, seeds 0-4 (see benchmarks/README.rst)
 VARIANTS = {

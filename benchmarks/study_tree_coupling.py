@@ -153,8 +153,12 @@ def main():
     parser.add_argument("configs", nargs="+", help="term:alpha, the first the base")
     parser.add_argument("--seeds", default="0-4")
     parser.add_argument("--family", default="hierarchical")
+    parser.add_argument("--epochs", type=int, default=200)
+    parser.add_argument("--quick", action="store_true", help="one seed, 2 epochs")
     parser.add_argument("--out")
     args = parser.parse_args()
+    if args.quick:
+        args.seeds, args.epochs = "0", 2
     torch.set_num_threads(1)
     first, _, last = args.seeds.partition("-")
     seeds = range(int(first), int(last or first) + 1)
@@ -164,7 +168,7 @@ def main():
         base, line = None, []
         for config in args.configs:
             spec, alpha = config.split(":")
-            Z, mse = fit(X, spec, float(alpha), seed)
+            Z, mse = fit(X, spec, float(alpha), seed, epochs=args.epochs)
             base = mse if base is None else base
             cluster, sub = tree_ari(Z, clusters, subclusters)
             rows.append(

@@ -41,9 +41,13 @@ COMMON_PARAMETERS = """
         ``(h, w)`` layout of the graph (see :func:`skgsr.graphs.make_graph`);
         ``h * w`` must equal ``n_components``. None infers it (the most square grid
         for ``"grid"`` and ``"torus"``).
-    filter : {"laplacian", "rayleigh", "heat", "wavelet", "mexican_hat"} or \
-callable, default="rayleigh"
-        The graph filter of the penalty (see :class:`skgsr.penalty.GraphPenalty`).
+    filter : {"laplacian", "rayleigh", "heat", "wavelet", "mexican_hat", \
+"topographic"} or callable, default="rayleigh"
+        The graph filter of the penalty (see :class:`skgsr.penalty.GraphPenalty`;
+        ``"topographic"`` is :class:`skgsr.penalty.TopographicPenalty`, a penalty
+        of the batch's correlations that places units that vary together near
+        each other and units that vary oppositely far apart: the one that makes
+        ``graph="tree"`` reflect hierarchical clusters, see :ref:`filters`).
         The default, with ``filter_center="auto"``, is the centred Rayleigh
         quotient: scale-free, so the layer cannot lower it by shrinking, and the
         same ``alpha`` holds on scaled and unscaled data (see :ref:`gsr`).

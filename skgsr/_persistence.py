@@ -1375,7 +1375,10 @@ def _rebuild_penalty(twin, attributes, spec):
     n, _ = _layer_width(twin, attributes)
     adjacency = graphs.check_adjacency(adjacency, n_nodes=n, name="feature_graph_")
     lmax = spec["lmax"]
-    quadratic = _resolve_filter(twin.filter, twin.filter_scale, 1.0).is_quadratic_form
+    # the quadratic forms and the topographic penalty have no spectral interval
+    quadratic = (isinstance(twin.filter, str) and twin.filter == "topographic") or (
+        _resolve_filter(twin.filter, twin.filter_scale, 1.0).is_quadratic_form
+    )
     if quadratic:
         if lmax is not None:
             raise _Invalid(f"filter={twin.filter!r} has no lmax, got {lmax!r}")

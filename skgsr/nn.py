@@ -32,7 +32,7 @@ from ._torch_utils import evaluation_mode, module_device
 from ._training import INFERENCE_BATCH, BatchMonitor, LearnedGraph, PenaltyMonitor
 from ._warnings import warn
 from .filters import _FILTER_NAMES
-from .penalty import GraphPenalty
+from .penalty import GraphPenalty, TopographicPenalty
 
 __all__ = ["GraphRegularizer"]
 
@@ -46,7 +46,7 @@ PARAMETER_CONSTRAINTS = {
     ],
     "graph_shape": [None, "array-like", Interval(Integral, 1, None, closed="left")],
     "alpha": [Interval(Real, 0, None, closed="left")],
-    "filter": [StrOptions(set(_FILTER_NAMES)), callable],
+    "filter": [StrOptions({*_FILTER_NAMES, "topographic"}), callable],
     "laplacian": [StrOptions({"auto", *graphs._LAPLACIAN_KINDS})],
     "filter_scale": [None, Interval(Real, 0, None, closed="neither"), "array-like"],
     "filter_method": [StrOptions({"auto", "exact", "chebyshev"})],
@@ -368,6 +368,9 @@ class GraphRegularizer:
         combinatorial for given graphs and normalized for a learned one, and
         ``filter_center="auto"`` centres for ``"rayleigh"`` only (the centred,
         scale-free Rayleigh quotient) and for no other filter.
+        ``filter="topographic"`` is :class:`~skgsr.penalty.TopographicPenalty`,
+        a penalty of the batch's correlations (the scale, method, order and
+        centring parameters do not apply to it).
     n_neighbors, graph_warmup, graph_update_interval, graph_n_samples, \
 graph_kernel, graph_metric
         The learned graph's schedule and construction, as in the estimators:
@@ -539,6 +542,11 @@ graph_kernel, graph_metric
         """Whether the objective is ``"modules"`` (it needs the batch's inputs)."""
         return self._is_learned() and self.learned_objective == "modules"
 
+    def _batch_level(self):
+        """Whether the penalty is one of the whole batch (``"topographic"``), not
+        a mean over its samples."""
+        return getattr(self.penalty_, "batch_level", False)
+
     def laplacian_kind(self):
         """The Laplacian the penalty uses: ``laplacian`` with ``"auto"`` resolved."""
         if self.laplacian != "auto":
@@ -568,8 +576,10 @@ graph_kernel, graph_metric
 
         Returns
         -------
-        penalty : skgsr.penalty.GraphPenalty
+        penalty : skgsr.penalty.GraphPenalty or skgsr.penalty.TopographicPenalty
         """
+        if isinstance(self.filter, str) and self.filter == "topographic":
+            return TopographicPenalty(adjacency, laplacian=self.laplacian_kind())
         return GraphPenalty(
             adjacency,
             filter=self.filter,
@@ -859,7 +869,12 @@ graph_kernel, graph_metric
         inputs = self._modules_inputs(activations, inputs, captured)
         if not activations or self.alpha == 0 or not self.active:
             return loss, None
-        if len(activations) > 1 or output is not None or self._trains_modules():
+        if (
+            len(activations) > 1
+            or output is not None
+            or self._trains_modules()
+            or self._batch_level()
+        ):
             raw = self._penalty_of(activations, sample_weight, inputs)
             total = loss + self.alpha * raw
         else:
@@ -935,12 +950,17 @@ graph_kernel, graph_metric
         return z
 
     def _penalty_of(self, activations, sample_weight, inputs=None):
-        """The (weighted) mean penalty over the samples of several passes."""
+        """The (weighted) mean penalty over the samples of several passes (the
+        penalty of them all as one batch for the batch-level objectives)."""
         activations = [self._penalty_input(z) for z in activations]
         penalty = self.penalty_
-        if self._trains_modules():
+        if self._trains_modules() or self._batch_level():
             z = activations[0] if len(activations) == 1 else torch.cat(activations)
-            return self._modules_objective(z, inputs, sample_weight)
+            if self._trains_modules():
+                return self._modules_objective(z, inputs, sample_weight)
+            if sample_weight is not None:
+                sample_weight = self._weights(sample_weight, z, len(activations))
+            return penalty(z, sample_weight)
         if len(activations) == 1:
             return penalty(activations[0], sample_weight)
         per_sample = torch.cat([penalty.per_sample(z) for z in activations])
@@ -1017,7 +1037,7 @@ graph_kernel, graph_metric
             penalty per sample over the measured batches (each batch's mean
             counted for its size).
         """
-        if self._trains_modules():
+        if self._trains_modules() or self._batch_level():
             return BatchMonitor(self.measure, every=every)
         return PenaltyMonitor(self.penalty_, every=every)
 

@@ -21,13 +21,14 @@ import warnings
 
 import numpy as np
 import torch
+from scipy.sparse.csgraph import connected_components
 from scipy.sparse.linalg import ArpackNoConvergence, eigsh
 from torch import nn
 
 from . import graphs
 from .filters import _FILTER_NAMES, _resolve_filter, chebyshev_coefficients
 
-__all__ = ["GraphPenalty", "largest_eigenvalue"]
+__all__ = ["GraphPenalty", "TopographicPenalty", "largest_eigenvalue"]
 
 # method="auto" applies g(L) exactly (an eigendecomposition per graph, then
 # dense products per batch) up to this many nodes, and by a Chebyshev
@@ -41,6 +42,9 @@ _EXACT_MAX_NODES = 1024
 _DENSE_MAX_NODES = 128
 
 _METHODS = ("auto", "exact", "chebyshev")
+
+# filter="topographic" holds an n x n distance matrix and costs O(B n^2) a batch.
+_TOPOGRAPHIC_MAX_NODES = 4096
 
 
 def largest_eigenvalue(L):
@@ -739,6 +743,220 @@ callable, default="laplacian"
             f"n_nodes={self.n_nodes}, filter={name}, laplacian={self.laplacian!r}, "
             f"method={self.method_!r}" + (", center=True" if self.center else "")
         )
+
+
+def resistance_distances(adjacency):
+    """Effective resistances between the nodes of a graph, edge weights as conductances.
+
+    :math:`R_{ij} = (e_i - e_j)^T L^+ (e_i - e_j)` with :math:`L` the
+    combinatorial Laplacian; on a tree with unit weights, the number of edges
+    between ``i`` and ``j``. Nodes in different connected components have no
+    finite resistance between them: their entries are ``inf``.
+
+    Parameters
+    ----------
+    adjacency : array-like, scipy sparse matrix or networkx.Graph of shape (n, n)
+
+    Returns
+    -------
+    distances : ndarray of shape (n, n)
+        Symmetric, zero on the diagonal.
+
+    Examples
+    --------
+    >>> from skgsr.graphs import make_graph
+    >>> from skgsr.penalty import resistance_distances
+    >>> resistance_distances(make_graph("line", 3)).round(6)
+    array([[0., 1., 2.],
+           [1., 0., 1.],
+           [2., 1., 0.]])
+    """
+    adjacency = graphs.check_adjacency(adjacency)
+    L = graphs.laplacian(adjacency, "combinatorial", validate=False).toarray()
+    n_components, labels = connected_components(adjacency, directed=False)
+    same = labels[:, None] == labels[None, :]
+    sizes = np.bincount(labels, minlength=n_components)
+    # L + (1/|c|) 1_c 1_c^T over each component c is positive definite, and its
+    # inverse differs from L^+ by that same term, which cancels in R
+    inverse = np.linalg.inv(L + same / sizes[labels][:, None])
+    diagonal = np.diag(inverse)
+    distances = diagonal[:, None] + diagonal[None, :] - 2.0 * inverse
+    distances = (distances + distances.T) / 2.0
+    np.fill_diagonal(distances, 0.0)
+    distances = np.maximum(distances, 0.0)  # round-off
+    distances[~same] = np.inf
+    return distances
+
+
+class TopographicPenalty(nn.Module):
+    """A topographic penalty: correlated units close on the graph, anti-correlated
+    ones far apart.
+
+    For a batch ``x`` of shape ``(B, n)``, with :math:`r_{ij}` the Pearson
+    correlation of units ``i`` and ``j`` over the batch and :math:`d_{ij}` their
+    effective resistance on the graph (:func:`resistance_distances`, the number
+    of edges between them on a tree) over the largest one,
+
+    .. math:: P(x) = \\frac{1}{n^2} \\sum_{i,j} (r_{ij} - \\bar r)\\, d_{ij},
+
+    :math:`\\bar r` the mean of :math:`r`. Lowering it brings units that vary
+    together near each other and pushes units that vary oppositely apart, which
+    the per-sample smoothness penalties (:class:`GraphPenalty`) never ask: a
+    sample's penalty only compares units active *in that sample*, so it
+    cannot tell where units that are never active together sit (e.g. two
+    clusters' units on a tree). Every term is a correlation over the batch:
+    the penalty is blind to each unit's scale and offset, and is not a mean over
+    samples (it needs batches of several samples). Units in different connected
+    components count as the farthest apart (:math:`d = 1`); a unit that does not
+    vary over the batch correlates with nothing.
+
+    The measured case: ``graph="tree"`` over hierarchical clusters (the root's
+    split tells the clusters apart; benchmarks/README.rst, "bench_tree.py").
+    It costs :math:`O(B n^2)` a batch and holds an :math:`n \\times n` matrix,
+    so graphs are limited to 4096 nodes.
+
+    Parameters
+    ----------
+    adjacency : array-like, scipy sparse matrix or networkx.Graph of shape (n, n)
+        Symmetric non-negative adjacency over the units; the weights are
+        conductances.
+    laplacian : {"combinatorial", "normalized"}, default="combinatorial"
+        The Laplacian kept as :attr:`L` (the distances always come from the
+        combinatorial one).
+
+    Attributes
+    ----------
+    n_nodes : int
+    adjacency : scipy.sparse.csr_array of shape (n_nodes, n_nodes)
+    L : scipy.sparse.csr_array of shape (n_nodes, n_nodes)
+        The graph's Laplacian of kind ``laplacian``.
+    distances : ndarray of shape (n_nodes, n_nodes)
+        :math:`d_{ij}`, in ``[0, 1]``.
+    filter : str
+        ``"topographic"``.
+    lmax : None
+        No spectral interval is involved.
+    method_ : str
+        ``"exact"``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skgsr.graphs import make_graph
+    >>> from skgsr.penalty import TopographicPenalty
+    >>> penalty = TopographicPenalty(make_graph("line", 4))
+    >>> a = torch.tensor([0.0, 1.0, 2.0, 3.0])
+    >>> together = torch.stack([a, a, -a, -a], dim=1)  # units 0, 1 vs 2, 3
+    >>> apart = torch.stack([a, -a, -a, a], dim=1)  # units 0, 3 vs 1, 2
+    >>> bool(penalty(together) < penalty(apart))
+    True
+    """
+
+    batch_level = True
+    filter = "topographic"
+    center = False
+    lmax = None
+    spectral_filter = None
+    method_ = "exact"
+
+    def __init__(self, adjacency, laplacian="combinatorial"):
+        super().__init__()
+        if laplacian not in graphs._LAPLACIAN_KINDS:
+            raise ValueError(
+                f"Unknown laplacian {laplacian!r}; use 'combinatorial' or 'normalized'."
+            )
+        self.laplacian = laplacian
+        self.set_graph(adjacency)
+
+    def set_graph(self, adjacency, lmax=None):
+        """Swap the graph in place (same device).
+
+        Parameters
+        ----------
+        adjacency : array-like, scipy sparse matrix or networkx.Graph
+        lmax : ignored
+            Accepted for the interface of :meth:`GraphPenalty.set_graph`.
+
+        Returns
+        -------
+        self : TopographicPenalty
+        """
+        adjacency = graphs.check_adjacency(adjacency)
+        n = adjacency.shape[0]
+        if n > _TOPOGRAPHIC_MAX_NODES:
+            raise ValueError(
+                f"filter='topographic' holds an n x n matrix of distances and costs "
+                f"O(batch x n^2) a step: graphs of at most {_TOPOGRAPHIC_MAX_NODES} "
+                f"nodes, got {n}."
+            )
+        device = self.device
+        self.adjacency = adjacency
+        self.L = graphs.laplacian(adjacency, self.laplacian, validate=False)
+        self.n_nodes = n
+        distances = resistance_distances(adjacency)
+        finite = np.isfinite(distances)
+        largest = distances[finite].max() if finite.any() else 0.0
+        distances = np.where(finite, distances / largest if largest > 0 else 0.0, 1.0)
+        np.fill_diagonal(distances, 0.0)
+        self.distances = distances
+        # sum_ij (r_ij - mean r) d_ij = sum_ij r_ij (d_ij - mean d)
+        weights = (distances - distances.mean()) / n**2
+        self.register_buffer(
+            "_weights", torch.as_tensor(weights).to(device), persistent=False
+        )
+        return self
+
+    @property
+    def device(self):
+        """The device the penalty's operator is on."""
+        weights = self._buffers.get("_weights")
+        return weights.device if weights is not None else torch.device("cpu")
+
+    def forward(self, x, sample_weight=None):
+        """The penalty of a batch.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (B, n)
+            Activations of the structured layer.
+        sample_weight : torch.Tensor or array-like of shape (B,), optional
+            Non-negative weights of the samples in the correlations (weighted
+            means and covariances).
+
+        Returns
+        -------
+        penalty : torch.Tensor
+            A scalar (0-dimensional tensor).
+        """
+        if x.ndim != 2 or x.shape[1] != self.n_nodes:
+            raise ValueError(
+                f"TopographicPenalty expects activations of shape (batch, "
+                f"{self.n_nodes}); got {tuple(x.shape)}."
+            )
+        if sample_weight is None:
+            xc = x - x.mean(dim=0)
+        else:
+            weight = torch.as_tensor(sample_weight, dtype=x.dtype, device=x.device)
+            if weight.shape != x.shape[:1]:
+                raise ValueError(
+                    f"sample_weight must have shape ({x.shape[0]},), one weight "
+                    f"per sample; got {tuple(weight.shape)}."
+                )
+            weight = weight / weight.sum()
+            xc = (x - weight @ x) * weight.sqrt()[:, None]
+        # standardized columns: (xs^T xs)_ij is the correlation r_ij
+        xs = xc / (xc * xc).sum(dim=0).add(1e-12).sqrt()
+        weights = self._weights.to(x.dtype)
+        return ((xs @ weights) * xs).sum()
+
+    def per_sample(self, x):
+        raise ValueError(
+            "filter='topographic' is a penalty of the whole batch (correlations "
+            "over its samples), not a mean of per-sample penalties."
+        )
+
+    def extra_repr(self):
+        return f"n_nodes={self.n_nodes}, filter='topographic'"
 
 
 def _consume_sparse_beta_warning():

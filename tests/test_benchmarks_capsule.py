@@ -16,9 +16,10 @@ def scripts():
     try:
         import bench_capsule
         import bench_tree
+        import study_tree_coupling
     finally:
         sys.path.remove(str(BENCHMARKS))
-    return bench_capsule, bench_tree
+    return bench_capsule, bench_tree, study_tree_coupling
 
 
 def test_bench_capsule_quick(run_benchmark):
@@ -48,13 +49,18 @@ def test_bench_tree_quick(run_benchmark):
     assert {(r["family"], r["config"]) for r in rows} == {
         (f, c)
         for f in ("hierarchical", "modules")
-        for c in ("alpha=0", "gsr (normalized, 0.1)")
+        for c in (
+            "alpha=0",
+            "gsr (normalized, 0.1)",
+            "gsr (topographic, 1)",
+            "gsr (topographic, 3)",
+        )
     }
     assert all(r["mse_ratio"] > 0 for r in rows)
 
 
 def test_alignment_of_profiles(scripts):
-    bench_capsule, _ = scripts
+    bench_capsule, *_ = scripts
     rng = np.random.RandomState(0)
     shared = rng.rand(3, 8)
     # every class moves the same dimensions under each transformation
@@ -67,7 +73,7 @@ def test_alignment_of_profiles(scripts):
 
 
 def test_subtree_mass_of_a_heap_ordered_tree(scripts):
-    _, bench_tree = scripts
+    _, bench_tree, _ = scripts
     assert bench_tree.subtree_nodes(7, 1) == [[1, 3, 4], [2, 5, 6]]
     assert bench_tree.subtree_nodes(15, 2)[0] == [3, 7, 8]
     Z = np.zeros((2, 15))
@@ -78,3 +84,30 @@ def test_subtree_mass_of_a_heap_ordered_tree(scripts):
         bench_tree.subtree_mass(Z, 2), [[0, 0, 2, 0], [0, 2, 0, 0]]
     )
     assert bench_tree.tree_ari(Z, [1, 0], [2, 1]) == (1.0, 1.0)
+
+
+def test_study_tree_coupling_quick(run_benchmark):
+    done, out = run_benchmark("study_tree_coupling.py", "none:0", "distp:1")
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["config"] for r in rows] == ["none:0", "distp:1"]
+    assert rows[0]["mse_ratio"] == 1.0
+
+
+def test_study_topographic_term_is_the_librarys(scripts):
+    import torch
+
+    from skgsr.graphs import make_graph
+    from skgsr.penalty import TopographicPenalty
+
+    *_, study = scripts
+    z = torch.randn(50, 15).relu()
+    library = TopographicPenalty(make_graph("tree", 15))(z.double()).item()
+    assert study.penalty(z, "distp").item() == pytest.approx(library, rel=1e-4)
+    # a number after a term's name weighs it; "cov2" is a name of its own
+    summed = study.penalty(z, "lap+distp10").item()
+    expected = study.TERMS["lap"](z).item() + 10 * study.TERMS["distp"](z).item()
+    assert summed == pytest.approx(expected, rel=1e-5)
+    assert study.penalty(z, "cov2").item() == pytest.approx(
+        study.TERMS["cov2"](z).item()
+    )

@@ -1,5 +1,6 @@
-"""scikit-learn's own estimator checks, on every estimator with default parameters
-and on one with an encoder of the user's (``encoder=``)."""
+"""scikit-learn's own estimator checks, on every estimator with default parameters,
+on one with an encoder of the user's (``encoder=``) and on one with the
+batch-level penalty (``filter="topographic"``)."""
 
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
@@ -55,6 +56,7 @@ class UserEncoder(nn.Module):
         GSRClassifier(),
         GSRRegressor(),
         GSRClassifier(encoder=UserEncoder),
+        GSRAutoencoder(filter="topographic"),
     ],
     expected_failed_checks=_expected_failed_checks,
 )
