@@ -22,7 +22,9 @@ MSE over that of ``alpha=0`` with the same architecture and seed.
 
 The models: no penalty, the normalized Laplacian (the papers' smoothing, per
 sample) and the topographic penalty (``filter="topographic"``: correlated
-neurons close on the tree, anti-correlated ones far apart) at two strengths.
+neurons close on the tree, anti-correlated ones far apart) at two strengths,
+and at alpha=3 the best of three fits by their own penalty (the fit whose last
+epoch's topographic penalty is lowest: a pick that uses no labels).
 
 Commands (from the repository root, one thread)::
 
@@ -69,6 +71,12 @@ CONFIGS = {
     "gsr (normalized, 0.1)": {"alpha": 0.1, "laplacian": "normalized"},
     "gsr (topographic, 1)": {"alpha": 1.0, "filter": "topographic"},
     "gsr (topographic, 3)": {"alpha": 3.0, "filter": "topographic"},
+    # three fits, the one of lowest topographic penalty kept (no labels used)
+    "gsr (topographic, 3), best of 3": {
+        "alpha": 3.0,
+        "filter": "topographic",
+        "n_init": 3,
+    },
 }
 # tried on the hierarchical family, seeds 0-4 (see benchmarks/README.rst)
 VARIANTS = {
@@ -144,6 +152,19 @@ def tree_ari(Z, clusters, subclusters):
     )
 
 
+def fit_config(X, seed, params):
+    """The fit of a configuration; with ``n_init`` in ``params``, that many fits
+    (``random_state = seed + 1000 * i``) and the one whose last epoch's penalty
+    (``penalty_curve_[-1]``) is lowest, as KMeans keeps its lowest inertia."""
+    params = dict(params)
+    n_init = params.pop("n_init", 1)
+    fits = [
+        GSRAutoencoder(random_state=seed + 1000 * i, **{**BASE, **params}).fit(X)
+        for i in range(n_init)
+    ]
+    return min(fits, key=lambda est: est.penalty_curve_[-1])
+
+
 def run(configs, families, seeds):
     rows = []
     header = f"{'family':<13} {'config':<36} {'seed':>4} {'cluster':>8} {'sub':>6}"
@@ -153,7 +174,7 @@ def run(configs, families, seeds):
             X, y, sub = family(fam, seed)
             baseline = None
             for name, params in configs.items():
-                est = GSRAutoencoder(random_state=seed, **{**BASE, **params}).fit(X)
+                est = fit_config(X, seed, params)
                 cluster, subcluster = tree_ari(est.transform(X), y, sub)
                 mse = -est.score(X)
                 if baseline is None:

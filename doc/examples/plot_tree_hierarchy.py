@@ -199,16 +199,40 @@ plt.show()
 # topographic penalty: each cluster holds nearly all its mass in a half of its
 # own. Without a penalty they differ by 0.04-0.18, with the smoothing penalty
 # by 0.03-0.66 (a partial lean: the layer stays spread over the tree).
-#
+
+# %%
+# Three fits, the lowest penalty kept
+# -----------------------------------
+# One fit of the topographic penalty can still settle in a wrong layout, where
+# one sub-cluster takes a half of the tree alone. Such a layout leaves
+# anti-correlated neurons closer together, so its penalty stays higher: among
+# a few fits, the one of lowest penalty is the one to keep, as
+# :class:`~sklearn.cluster.KMeans` keeps its lowest inertia among ``n_init``
+# runs. No labels are used. Seed 14 of this family is one where the first fit
+# fails:
+X14, y14, info14 = make_hierarchical_clusters(random_state=14)
+fits = [
+    GSRAutoencoder(
+        random_state=14 + 1000 * i, **{**common, **CONFIGS["topographic"]}
+    ).fit(X14)
+    for i in range(3)
+]
+for i, ae in enumerate(fits):
+    cluster, _ = tree_ari(ae.transform(X14), y14, info14.subclusters)
+    print(f"fit {i}: penalty {ae.penalty_curve_[-1]:.4f}, cluster ARI {cluster:.2f}")
+kept = min(fits, key=lambda ae: ae.penalty_curve_[-1])
+print(f"kept: fit {fits.index(kept)}")
+
+# %%
 # Conclusion
 # ----------
 # Over 30 seeds of this family and 30 of a second one (clusters as random
 # directions over feature modules; ``benchmarks/bench_tree.py --seeds 0-29``),
-# the topographic penalty at alpha=3 gives a cluster ARI of 0.80 and 0.93 on
-# average against 0.27 and 0.30 without a penalty (the smoothing penalty: 0.49
-# and 0.56), at 1.34 and 1.23 times the reconstruction error. It is not
-# reliable on every fit: 77% and 93% of the fits reach 0.8, and the worst
-# ones fail (0.00 and 0.09), a layout where one sub-cluster takes a half of
-# the tree alone. The sub-clusters are told no better than without a penalty
-# (sub-cluster ARI about 0.5 against 0.3-0.4). ``benchmarks/README.rst`` has
-# the numbers per group of seeds, and what else was tried.
+# one fit of the topographic penalty at alpha=3 gives a cluster ARI of 0.80
+# and 0.93 on average against 0.27 and 0.30 without a penalty (the smoothing
+# penalty: 0.49 and 0.56), at 1.34 and 1.23 times the reconstruction error;
+# 77% and 93% of single fits reach 0.8. Kept as above, the best of three fits
+# by their penalty gives 0.97 and 0.99 (worst seed 0.25 and 0.97). The
+# sub-clusters are told no better than without a penalty (sub-cluster ARI
+# about 0.5 against 0.3-0.4). ``benchmarks/README.rst`` has the numbers per
+# group of seeds, and what else was tried.
