@@ -740,7 +740,7 @@ def coactivation_graph(
 _DENSE_WALK_MAX_NODES = 2048
 
 
-def _pairs_within(adjacency, hops):
+def _pairs_within(adjacency, hops, dense=False):
     """The pairs of nodes at most ``hops`` edges apart, each node with itself.
 
     Node ``j`` is within ``hops`` of ``i`` when a walk of at most ``hops``
@@ -756,11 +756,15 @@ def _pairs_within(adjacency, hops):
         The graph.
     hops : int
         Largest number of edges between two nodes of a pair (0: each node alone).
+    dense : bool, default=False
+        Return the dense boolean matrix when the walk was dense (up to
+        ``_DENSE_WALK_MAX_NODES`` nodes), sparing a conversion its caller would
+        undo; a larger graph still gives the sparse result.
 
     Returns
     -------
-    within : scipy.sparse.csr_array of bool of shape (n_nodes, n_nodes)
-        Symmetric, true on the diagonal, sorted indices.
+    within : scipy.sparse.csr_array or ndarray of bool of shape (n_nodes, n_nodes)
+        Symmetric, true on the diagonal, sorted indices (when sparse).
 
     Examples
     --------
@@ -780,9 +784,12 @@ def _pairs_within(adjacency, hops):
         # walk counts, at most n, are integers float32 holds)
         step = (adjacency != 0).toarray().astype(np.float32)
         np.fill_diagonal(step, 1.0)
-        within = np.eye(n, dtype=np.float32)
-        for _ in range(hops):
+        # one hop is the step itself; each further hop one product
+        within = step if hops > 0 else np.eye(n, dtype=np.float32)
+        for _ in range(hops - 1):
             within = ((within @ step) > 0).astype(np.float32)
+        if dense:
+            return within > 0
         within = sp.csr_array(within > 0)
         within.sort_indices()
         return within

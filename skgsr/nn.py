@@ -156,12 +156,16 @@ class _ModulesObjective:
     def __init__(self, adjacency):
         adjacency = sp.csr_array(adjacency, dtype=np.float64)
         n = adjacency.shape[0]
-        near = graphs._pairs_within(adjacency, _FAR_HOPS)
+        near = graphs._pairs_within(adjacency, _FAR_HOPS, dense=True)
+        n_near = int(near.sum()) if isinstance(near, np.ndarray) else near.nnz
         self.n_nodes = n
         self.edge_weight = float(adjacency.sum())
-        self.n_far = n * n - near.nnz
-        self.sparse = near.nnz <= _SPARSE_NEAR_SHARE * n * n
+        self.n_far = n * n - n_near
+        self.sparse = n_near <= _SPARSE_NEAR_SHARE * n * n
         if self.sparse:
+            if isinstance(near, np.ndarray):
+                near = sp.csr_array(near)
+                near.sort_indices()
             rows, cols = near.nonzero()
             weights = np.asarray(adjacency[rows, cols], dtype=np.float32).ravel()
             self._tensors = {
@@ -172,7 +176,10 @@ class _ModulesObjective:
         else:
             self._tensors = {
                 "adjacency": torch.as_tensor(adjacency.toarray(), dtype=torch.float32),
-                "far": torch.as_tensor(~near.toarray(), dtype=torch.float32),
+                "far": torch.as_tensor(
+                    ~(near if isinstance(near, np.ndarray) else near.toarray()),
+                    dtype=torch.float32,
+                ),
             }
 
     def _on(self, device):

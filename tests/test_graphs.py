@@ -658,3 +658,10 @@ def test_pairs_within_dense_and_sparse_walks_agree(hops, monkeypatch):
     # and both against shortest paths
     hops_apart = csgraph.shortest_path(adjacency, unweighted=True)
     np.testing.assert_array_equal(dense.toarray(), hops_apart <= hops)
+    # dense=True: the dense walk's matrix itself, the sparse walk's CSR
+    monkeypatch.setattr(graphs, "_DENSE_WALK_MAX_NODES", 2048)
+    mask = graphs._pairs_within(adjacency, hops, dense=True)
+    assert isinstance(mask, np.ndarray) and mask.dtype == bool
+    np.testing.assert_array_equal(mask, hops_apart <= hops)
+    monkeypatch.setattr(graphs, "_DENSE_WALK_MAX_NODES", 0)
+    assert sp.issparse(graphs._pairs_within(adjacency, hops, dense=True))
