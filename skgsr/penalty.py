@@ -106,6 +106,18 @@ class _SymmetricSpMM(torch.autograd.Function):
         return _csr(crow, col, val, ctx.n) @ grad.contiguous(), None, None, None, None
 
 
+def _checked_weight(sample_weight, x):
+    """``sample_weight`` as a tensor like ``x``'s, one weight per sample."""
+    sample_weight = torch.as_tensor(sample_weight, dtype=x.dtype, device=x.device)
+    # a (B, 1) weight would broadcast against (B,) into a silent B x B sum
+    if sample_weight.shape != x.shape[:1]:
+        raise ValueError(
+            f"sample_weight must have shape ({x.shape[0]},), one weight "
+            f"per sample; got {tuple(sample_weight.shape)}."
+        )
+    return sample_weight
+
+
 def _quadratic_values(x, y, weight, rayleigh):
     """The per-sample values (``weight`` None) or their weighted sum, and their parts.
 
@@ -674,14 +686,7 @@ callable, default="laplacian"
         return (penalties * sample_weight).sum() / sample_weight.sum()
 
     def _check_weight(self, sample_weight, x):
-        sample_weight = torch.as_tensor(sample_weight, dtype=x.dtype, device=x.device)
-        # a (B, 1) weight would broadcast against (B,) into a silent B x B sum
-        if sample_weight.shape != x.shape[:1]:
-            raise ValueError(
-                f"sample_weight must have shape ({x.shape[0]},), one weight "
-                f"per sample; got {tuple(sample_weight.shape)}."
-            )
-        return sample_weight
+        return _checked_weight(sample_weight, x)
 
     def _add_to(self, loss, x, scale, sample_weight=None):
         """``loss + scale * self(x, sample_weight)`` and the penalty (detached).
@@ -936,12 +941,7 @@ class TopographicPenalty(nn.Module):
         if sample_weight is None:
             xc = x - x.mean(dim=0)
         else:
-            weight = torch.as_tensor(sample_weight, dtype=x.dtype, device=x.device)
-            if weight.shape != x.shape[:1]:
-                raise ValueError(
-                    f"sample_weight must have shape ({x.shape[0]},), one weight "
-                    f"per sample; got {tuple(weight.shape)}."
-                )
+            weight = _checked_weight(sample_weight, x)
             weight = weight / weight.sum()
             xc = (x - weight @ x) * weight.sqrt()[:, None]
         # standardized columns: (xs^T xs)_ij is the correlation r_ij
