@@ -283,7 +283,41 @@ _LATTICES = (
 )
 
 
-class GraphPenalty(nn.Module):
+class _Operators(nn.Module):
+    """A module whose operators are float64 buffers, cast to the input's dtype
+    once and reused (:meth:`_cast`)."""
+
+    def _cast(self, name, dtype):
+        """Buffer ``name`` in ``dtype``: cast once, then reused while it lives.
+
+        The operators are kept in float64; casting them per call (an n x n
+        eigenbasis for ``method="exact"``, the topographic penalty's n x n
+        weights) would cost as much as using them.
+        """
+        source = self._buffers[name]
+        if source.dtype == dtype:
+            return source
+        casts = self.__dict__.setdefault("_casts", {})
+        cached = casts.get((name, dtype))
+        if cached is not None and cached[0] is source:
+            return cached[1]
+        cast = source.to(dtype)
+        casts[(name, dtype)] = (source, cast)
+        return cast
+
+    def __getstate__(self):
+        # pickles and deep copies carry the float64 operators, not their casts
+        state = self.__dict__.copy()
+        state["_casts"] = {}
+        return state
+
+    def _apply(self, fn, *args, **kwargs):
+        # a move or cast of the module replaces the buffers: drop their casts
+        self._casts = {}
+        return super()._apply(fn, *args, **kwargs)
+
+
+class GraphPenalty(_Operators):
     """Graph Spectral Regularization penalty of a batch of activations.
 
     ``forward(x)`` returns :math:`\\mathrm{mean}_b\\, \\rho(g(L) x_b)` for ``x`` of
@@ -492,34 +526,6 @@ callable, default="laplacian"
             )
             buffer("_coefficients", coefficients)
         return self
-
-    def _cast(self, name, dtype):
-        """Buffer ``name`` in ``dtype``: cast once, then reused while it lives.
-
-        The operators are kept in float64; casting them per call (an n x n
-        eigenbasis for ``method="exact"``) would cost as much as using them.
-        """
-        source = self._buffers[name]
-        if source.dtype == dtype:
-            return source
-        casts = self.__dict__.setdefault("_casts", {})
-        cached = casts.get((name, dtype))
-        if cached is not None and cached[0] is source:
-            return cached[1]
-        cast = source.to(dtype)
-        casts[(name, dtype)] = (source, cast)
-        return cast
-
-    def __getstate__(self):
-        # pickles and deep copies carry the float64 operators, not their casts
-        state = self.__dict__.copy()
-        state["_casts"] = {}
-        return state
-
-    def _apply(self, fn, *args, **kwargs):
-        # a move or cast of the module replaces the buffers: drop their casts
-        self._casts = {}
-        return super()._apply(fn, *args, **kwargs)
 
     @property
     def device(self):
@@ -793,7 +799,7 @@ def resistance_distances(adjacency):
     return distances
 
 
-class TopographicPenalty(nn.Module):
+class TopographicPenalty(_Operators):
     """A topographic penalty: correlated units close on the graph, anti-correlated
     ones far apart.
 
@@ -866,6 +872,7 @@ class TopographicPenalty(nn.Module):
 
     def __init__(self, adjacency, laplacian="combinatorial"):
         super().__init__()
+        self._casts = {}
         if laplacian not in graphs._LAPLACIAN_KINDS:
             raise ValueError(
                 f"Unknown laplacian {laplacian!r}; use 'combinatorial' or 'normalized'."
@@ -895,6 +902,7 @@ class TopographicPenalty(nn.Module):
                 f"nodes, got {n}."
             )
         device = self.device
+        self._casts = {}
         self.adjacency = adjacency
         self.L = graphs.laplacian(adjacency, self.laplacian, validate=False)
         self.n_nodes = n
@@ -946,7 +954,7 @@ class TopographicPenalty(nn.Module):
             xc = (x - weight @ x) * weight.sqrt()[:, None]
         # standardized columns: (xs^T xs)_ij is the correlation r_ij
         xs = xc / (xc * xc).sum(dim=0).add(1e-12).sqrt()
-        weights = self._weights.to(x.dtype)
+        weights = self._cast("_weights", x.dtype)
         return ((xs @ weights) * xs).sum()
 
     def per_sample(self, x):

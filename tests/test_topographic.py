@@ -248,3 +248,22 @@ def test_save_load_round_trip(hierarchical, tmp_path):
     assert isinstance(loaded.penalty_, TopographicPenalty)
     np.testing.assert_array_equal(loaded.predict_proba(X), est.predict_proba(X))
     np.testing.assert_array_equal(loaded.penalty_.distances, est.penalty_.distances)
+
+
+def test_float32_weights_are_cast_once_per_graph_and_pickle_without_them():
+    import pickle
+
+    penalty = TopographicPenalty(make_graph("tree", 7))
+    x = torch.randn(10, 7)
+    penalty(x)
+    cast = penalty._cast("_weights", torch.float32)
+    assert (
+        cast.dtype == torch.float32 and penalty._cast("_weights", torch.float32) is cast
+    )
+    copy = pickle.loads(pickle.dumps(penalty))
+    assert copy._casts == {} and copy(x).item() == pytest.approx(penalty(x).item())
+    penalty.set_graph(make_graph("line", 7))
+    assert penalty._cast("_weights", torch.float32) is not cast
+    assert penalty(x).item() == pytest.approx(
+        TopographicPenalty(make_graph("line", 7))(x).item(), rel=1e-6
+    )
