@@ -267,3 +267,28 @@ def test_float32_weights_are_cast_once_per_graph_and_pickle_without_them():
     assert penalty(x).item() == pytest.approx(
         TopographicPenalty(make_graph("line", 7))(x).item(), rel=1e-6
     )
+
+
+def test_on_a_learned_graph_each_rebuild_gets_its_distances(hierarchical, tmp_path):
+    X, _ = hierarchical
+    est = GSRAutoencoder(
+        n_components=12,
+        graph="learned",
+        learned_objective="smooth",
+        filter="topographic",
+        graph_warmup=2,
+        graph_update_interval=3,
+        max_iter=12,
+        random_state=0,
+    ).fit(X)
+    assert isinstance(est.penalty_, TopographicPenalty)
+    assert len(est.graph_history_) >= 2
+    np.testing.assert_allclose(
+        est.penalty_.distances,
+        TopographicPenalty(est.feature_graph_).distances,
+    )
+    assert np.all(np.isfinite(est.penalty_curve_[2:]))
+    save(est, tmp_path / "learned.skgsr")
+    np.testing.assert_array_equal(
+        load(tmp_path / "learned.skgsr").transform(X), est.transform(X)
+    )
