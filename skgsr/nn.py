@@ -824,9 +824,9 @@ graph_kernel, graph_metric
         ----------
         sample_weight : torch.Tensor or array-like of shape (n_samples,), optional
             Weights of the samples of those forward passes, in order. With
-            ``learned_objective="modules"`` the correlations are weighted
-            (weighted means, each sample's deviations scaled by the square root
-            of its weight).
+            ``learned_objective="modules"`` or ``filter="topographic"`` the
+            correlations are weighted (weighted means, each sample's deviations
+            scaled by the square root of its weight).
         inputs : torch.Tensor or array-like of shape (n_samples, ...), optional
             The inputs of those forward passes, one row per sample in the same
             order (more axes are flattened: each value an input feature). Needed
