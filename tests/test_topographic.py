@@ -292,3 +292,22 @@ def test_on_a_learned_graph_each_rebuild_gets_its_distances(hierarchical, tmp_pa
     np.testing.assert_array_equal(
         load(tmp_path / "learned.skgsr").transform(X), est.transform(X)
     )
+
+
+def test_set_graph_keeps_device_and_the_buffers_are_not_state():
+    # the meta device stands for "not the default device" on a CPU-only machine
+    penalty = TopographicPenalty(make_graph("tree", 7)).to("meta")
+    penalty.set_graph(make_graph("line", 7))
+    assert {b.device.type for b in penalty.buffers()} == {"meta"}
+    assert penalty.device.type == "meta"
+    assert TopographicPenalty(make_graph("tree", 7)).state_dict() == {}
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_matches_cpu():
+    penalty = TopographicPenalty(make_graph("tree", 15))
+    x = torch.randn(40, 15, dtype=torch.float64)
+    expected = penalty(x).item()
+    penalty.cuda()
+    assert penalty(x.cuda()).item() == pytest.approx(expected, rel=1e-10)
+    assert penalty(x.float().cuda()).item() == pytest.approx(expected, rel=1e-4)
