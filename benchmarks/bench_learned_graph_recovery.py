@@ -912,6 +912,12 @@ def main(argv=None):
     parser.add_argument("--n-jobs", type=int, default=1)
     parser.add_argument("--out", help="write the rows and the summary as JSON")
     parser.add_argument(
+        "--library-training",
+        action="store_true",
+        help="the estimators' own training defaults instead of FIT's short study "
+        "setting (hidden (64,), 60 epochs)",
+    )
+    parser.add_argument(
         "--report", nargs="+", metavar="JSON", help="print the final tables"
     )
     parser.add_argument(
@@ -932,6 +938,10 @@ def main(argv=None):
                 json.dump({"environment": environment(), "cost": rows}, f)
         return
     fit, n_samples = dict(FIT), 1000
+    if args.library_training:
+        # what a user's fit gets: the estimators' training defaults (hidden
+        # layer, max_iter, tol, n_iter_no_change), on the CPU
+        fit = {"device": "cpu"}
     families = FAMILIES if args.families == "all" else args.families.split(",")
     recipes, seeds = args.recipes.split(","), parse_seeds(args.seeds)
     widths = [int(w) for w in args.widths.split(",")]

@@ -532,8 +532,11 @@ class BaseGSR(FittedNetworkMixin, TransformerMixin, BaseEstimator):
                 # stopped in its warm-up would never have been regularized
                 continue
             adjacency = state.regularizer.adjacency_
+            # a learned graph's penalty changes with each rebuild: its objective
+            # is not comparable across rebuilds, the task loss is
+            loss = record["task_loss" if state.regularizer.learned_ else "loss"]
             if stopping.update(
-                record["loss"], record["validation_score"], last_good, adjacency
+                loss, record["validation_score"], last_good, adjacency
             ):
                 stopped = (
                     f"no improvement by tol={self.tol} for "

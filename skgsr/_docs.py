@@ -146,7 +146,11 @@ COMMON_PARAMETERS = """
         :class:`~sklearn.neural_network.MLPClassifier`'s 200.
     tol : float, default=1e-4
         Minimum improvement of the training loss (or of the validation score with
-        ``early_stopping``) that resets the patience counter.
+        ``early_stopping``) that resets the patience counter. With
+        ``graph="learned"`` the loss judged is the task loss alone: the
+        penalty changes with each rebuild of the graph, so the objective is not
+        comparable from one rebuild to the next (stopped on it, a fit ended while
+        its reconstruction was still improving).
     n_iter_no_change : int, default=10
         Epochs without improvement by ``tol`` before training stops.
     early_stopping : bool, default=False

@@ -441,7 +441,8 @@ class EarlyStopping:
         Parameters
         ----------
         loss : float
-            The epoch's training objective.
+            The epoch's training loss (the objective, or the task loss alone for
+            a learned graph, whose penalty changes with each rebuild).
         score : float or None
             Its validation score (used when ``on_validation``).
         weights : dict, optional

@@ -727,3 +727,37 @@ def test_a_rebuild_failing_after_the_penalty_took_the_graph_restores_it(monkeypa
     assert len(ae.graph_history_) == 1
     assert ae.penalty_.adjacency is ae.feature_graph_
     assert (ae.feature_graph_ != ae.graph_history_[0]).nnz == 0
+
+
+@pytest.mark.parametrize("graph", ["learned", "grid"])
+def test_convergence_is_judged_on_the_task_loss_with_a_learned_graph(
+    graph, small_data, monkeypatch
+):
+    """A learned graph's penalty changes at each rebuild, so its objective is not
+    comparable across rebuilds: the stopping rule reads the task loss."""
+    from skgsr._training import EarlyStopping
+
+    X, _ = small_data
+    judged = []
+    update = EarlyStopping.update
+
+    def recording(self, loss, score, weights=None, graph=None):
+        judged.append(loss)
+        return update(self, loss, score, weights, graph)
+
+    monkeypatch.setattr(EarlyStopping, "update", recording)
+    est = GSRAutoencoder(
+        n_components=16,
+        graph=graph,
+        graph_shape=(4, 4) if graph == "grid" else None,
+        alpha=1.0,
+        graph_warmup=2,
+        graph_update_interval=2,
+        max_iter=12,
+        random_state=0,
+    ).fit(X)
+    key = "task_loss" if graph == "learned" else "loss"
+    expected = [r[key] for r in est.history_][-len(judged) :]
+    assert judged == expected
+    # the two differ once the penalty is on, so the test tells them apart
+    assert all(r["loss"] != r["task_loss"] for r in est.history_[-len(judged) :])
