@@ -562,7 +562,11 @@ def inactive_neurons(activations, tol=1e-6):
     >>> inactive_neurons(H)
     array([False,  True,  True])
     """
-    H = _check_activations(activations)
+    return _inactive(_check_activations(activations), tol)
+
+
+def _inactive(H, tol):
+    """:func:`inactive_neurons` of activations already checked."""
     scale = float(np.abs(H).max()) if H.size else 0.0
     return H.std(axis=0) <= tol * scale
 
@@ -590,13 +594,18 @@ def _check_activations(activations):
 
 
 def _neuron_points(H, metric):
-    """Each neuron as a point (a row), so that Euclidean distance is ``metric``."""
-    points = H.T.astype(np.float64)
+    """Each neuron as a point (a row), so that Euclidean distance is ``metric``.
+
+    A float64 view ``(n_neurons, n_samples)`` of a column-major array: the
+    columns of ``H`` are centred and scaled where they lie, without the slow
+    transposing copy.
+    """
+    points = H.astype(np.float64)  # a new array, ours to change in place
     if metric == "correlation":
-        points = points - points.mean(axis=1, keepdims=True)
+        points -= points.mean(axis=0)
     if metric in ("correlation", "cosine"):
-        points /= np.linalg.norm(points, axis=1, keepdims=True)
-    return points
+        points /= np.sqrt(np.einsum("ij,ij->j", points, points))
+    return points.T
 
 
 def coactivation_graph(
@@ -693,7 +702,7 @@ def coactivation_graph(
             f"n_neighbors={n_neighbors} must be between 1 and n_neurons - 1 = "
             f"{n_neurons - 1} (each neuron is joined to its nearest other neurons)."
         )
-    inactive = inactive_neurons(H, tol)
+    inactive = _inactive(H, tol)
     if inactive.any() and not return_inactive:
         warnings.warn(
             f"{int(inactive.sum())} of {n_neurons} neurons do not vary over the "
@@ -709,11 +718,13 @@ def coactivation_graph(
         adjacency = sp.csr_array((n_neurons, n_neurons), dtype=np.float64)
         return (adjacency, inactive) if return_inactive else adjacency
 
-    points = _neuron_points(H[:, active], metric)
-    distances, neighbors = _nearest_neighbors(points, k)
+    # a gather of columns is slow (strided): only when some are left out
+    points = _neuron_points(H if active.size == n_neurons else H[:, active], metric)
+    sq = np.einsum("ij,ij->i", points, points)
+    distances, neighbors = _nearest_neighbors(points, k, sq)
     # coincident neurons come out at a round-off distance (~1e-8 of the points'
     # norm); make it 0 so that their Gaussian weight is exactly 1
-    scale = float(np.linalg.norm(points, axis=1).max())
+    scale = float(np.sqrt(sq.max()))
     distances[distances <= 1e-6 * scale] = 0.0
     rows = np.repeat(active, k)
     cols = active[neighbors.ravel()]
@@ -731,8 +742,11 @@ def coactivation_graph(
         # a pair at distance > 0 whose bandwidth is 0 (a neuron with k duplicates)
         weights[~spread & (d2 > 0)] = 0.0
     knn = sp.csr_array((weights, (rows, cols)), shape=(n_neurons, n_neurons))
+    # symmetric, finite, in [0, 1], no diagonal (a neuron is not its own
+    # neighbour): check_adjacency's canonical form needs only these two steps
     adjacency = knn.maximum(knn.T)
-    adjacency = check_adjacency(adjacency)
+    adjacency.eliminate_zeros()
+    adjacency.sort_indices()
     return (adjacency, inactive) if return_inactive else adjacency
 
 
@@ -804,7 +818,7 @@ def _pairs_within(adjacency, hops, dense=False):
     return within
 
 
-def _nearest_neighbors(points, k):
+def _nearest_neighbors(points, k, sq=None):
     """Distances and indices of each point's ``k`` nearest other points.
 
     The result of ``sklearn.neighbors.NearestNeighbors(n_neighbors=k).fit(points)
@@ -815,7 +829,8 @@ def _nearest_neighbors(points, k):
     (benchmarks/README.rst, "Design measurements").
     """
     n = points.shape[0]
-    sq = np.einsum("ij,ij->i", points, points)
+    if sq is None:  # the points' squared norms
+        sq = np.einsum("ij,ij->i", points, points)
     block = max(1, min(n, 2**22 // n))  # at most 4M distances (32 MB) at a time
     distances = np.empty((n, k))
     indices = np.empty((n, k), dtype=np.intp)

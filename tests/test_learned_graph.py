@@ -116,6 +116,27 @@ def test_gaussian_weights_follow_the_formula():
     assert np.all((dense[edges] > 0) & (dense[edges] <= 1))
 
 
+@pytest.mark.parametrize("metric", METRICS)
+@pytest.mark.parametrize("kernel", ["gaussian", "binary"])
+def test_graph_is_already_in_canonical_form(metric, kernel):
+    """The kNN graph skips check_adjacency: it must be what check_adjacency
+    would return (which then hands back the same object), with a dead unit,
+    duplicated units and float32 activations."""
+    rng = np.random.RandomState(4)
+    H = np.tanh(rng.normal(size=(60, 20)) @ rng.normal(size=(20, 20)))
+    H[:, 3] = 0.0
+    H[:, 5] = H[:, 4]
+    H[:, 6] = 2 * H[:, 4] + 1
+    H = H.astype(np.float32)
+    A, _ = coactivation_graph(
+        H, n_neighbors=3, metric=metric, kernel=kernel, return_inactive=True
+    )
+    assert isinstance(A, sp.csr_array) and A.dtype == np.float64
+    assert A.has_canonical_format and A.has_sorted_indices
+    assert graphs_module.check_adjacency(A) is A
+    assert np.all(A.data > 0)
+
+
 def test_constant_columns_are_isolated_and_reported():
     """A dead unit (all zeros) and a saturated one (constant 5) have no
     correlation (0/0): no NaN, no edges, and a warning or a mask names them."""
