@@ -108,6 +108,8 @@ RECIPES = {
     "default_no_coverage": {"library": True, "library_weights": {"coverage": 0.0}},
     # ... with the former 5 neighbours at every width instead of "auto"
     "default_k5": {"library": True, "n_neighbors": 5},
+    # the penalty weighed by the running task loss (prototype, RelativeAutoencoder)
+    "default_relative": {"library": True, "library_relative": True},
     # the library's former recipe, reached through its parameters
     "library_smooth": {"library": True, **LIBRARY_BEFORE},
     # the library before issue 12 (LIBRARY_BEFORE): normalized-Laplacian
@@ -478,12 +480,38 @@ class StudyAutoencoder(GSRAutoencoder):
         )
 
 
+class RelativeAutoencoder(GSRAutoencoder):
+    """Prototype: ``alpha`` weighs the penalty in units of the current task loss.
+
+    Each step's penalty is multiplied by a running mean (factor 0.9) of the
+    task loss of the steps before it: the gradient is that of
+    :math:`\ell + \alpha\, \bar\ell\, P`, which under Adam (invariant to the
+    gradient's overall scale) trains like :math:`\log \ell + \alpha P`, a
+    trade of the *relative* reconstruction error for the penalty, whatever
+    the error's level after long training.
+    """
+
+    def _train_step(self, state, xb, tb, wb):
+        regularizer = state.regularizer
+        if getattr(self, "_relative_state", None) is not state:
+            self._relative_state, self._relative_base = state, regularizer.alpha
+            self._relative_mean = None
+        if self._relative_mean is not None:
+            regularizer.alpha = self._relative_base * self._relative_mean
+        result = super()._train_step(state, xb, tb, wb)
+        task = float(result[1])
+        mean = self._relative_mean
+        self._relative_mean = task if mean is None else 0.9 * mean + 0.1 * task
+        return result
+
+
 def make_study_estimator(params, random_state):
     """A StudyAutoencoder from a recipe's parameters (a GSRAutoencoder for the
     library's recipes)."""
     plain = {k: v for k, v in params.items() if not k.startswith(("study_", "library"))}
     if params.get("library"):
-        return GSRAutoencoder(graph="learned", random_state=random_state, **plain)
+        cls = RelativeAutoencoder if params.get("library_relative") else GSRAutoencoder
+        return cls(graph="learned", random_state=random_state, **plain)
     plain = {**LIBRARY_BEFORE, **plain}
     if plain.get("n_neighbors") == "n/6":
         plain["n_neighbors"] = max(1, round(plain["n_components"] / 6))
