@@ -50,6 +50,7 @@ from ._autoencoder import GSRAutoencoder
 from ._supervised import GSRClassifier, GSRRegressor
 from ._torch_utils import available_device, module_device, resolve_device, tensors_to
 from .filters import _resolve_filter
+from .penalty import _usable_lmax
 
 __all__ = ["FORMAT_VERSION", "ModelFileError", "load", "save"]
 
@@ -1422,8 +1423,8 @@ def _rebuild_penalty(twin, attributes, spec):
 
 
 def _largest_eigenvalue(L):
-    """The largest eigenvalue of a Laplacian to 1e-8 (1 for a graph without edges,
-    as :func:`skgsr.penalty.largest_eigenvalue` says)."""
+    """The largest eigenvalue of a Laplacian to 1e-8 (1 for a graph without edges
+    or with vanishing weights, as :func:`skgsr.penalty.largest_eigenvalue` says)."""
     if L.nnz == 0:
         return 1.0
     if L.shape[0] <= 256:
@@ -1431,7 +1432,7 @@ def _largest_eigenvalue(L):
     else:
         v0 = np.random.default_rng(0).standard_normal(L.shape[0])
         top = float(eigsh(L, k=1, which="LA", tol=1e-8, v0=v0)[0][0])
-    return top if top > 0 else 1.0
+    return _usable_lmax(top)
 
 
 def _max_difference(a, b):

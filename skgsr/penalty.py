@@ -35,6 +35,11 @@ __all__ = ["GraphPenalty", "TopographicPenalty", "largest_eigenvalue"]
 # polynomial (sparse products, no eigendecomposition) above; benchmarks/README.rst
 # ("bench_penalty.py") has the crossover.
 _EXACT_MAX_NODES = 1024
+# A largest eigenvalue below float32's smallest normal number counts as a
+# graph without edges: the penalty runs in float32, where such a Laplacian is
+# zero or subnormal and the default filter scales and the Chebyshev rescaling,
+# which divide by lmax, overflow (inf, then NaN).
+_LMAX_FLOOR = float(np.finfo(np.float32).tiny)
 
 # The quadratic-form filters multiply by a dense Laplacian up to this many nodes:
 # below it one dense product costs less than the fixed costs of a sparse one, and
@@ -53,7 +58,10 @@ def largest_eigenvalue(L):
     Exact (dense ``eigvalsh``) up to 1024 nodes; above, ARPACK's Lanczos
     estimate times 1.01, so that the Chebyshev interval ``[0, lmax]`` covers the
     spectrum (PyGSP does the same). A graph without edges gets ``lmax = 1`` (every
-    interval containing 0 will do).
+    interval containing 0 will do), and so does one whose largest eigenvalue is
+    below float32's smallest normal number, about ``1.2e-38`` (weights so small
+    that the default filter scales and the Chebyshev rescaling, which divide by
+    ``lmax``, would overflow in float32).
 
     Parameters
     ----------
@@ -80,7 +88,12 @@ def largest_eigenvalue(L):
         except ArpackNoConvergence:
             # Gershgorin: every eigenvalue is below the largest absolute row sum
             lmax = float(abs(L).sum(axis=1).max())
-    return lmax if lmax > 0 else 1.0
+    return _usable_lmax(lmax)
+
+
+def _usable_lmax(lmax):
+    """``lmax``, or 1 for a graph without edges (or with vanishing weights)."""
+    return lmax if lmax > _LMAX_FLOOR else 1.0
 
 
 def _csr(crow, col, val, n):
@@ -484,7 +497,7 @@ callable, default="laplacian"
                 eigenvalues, eigenvectors = (t.numpy() for t in decomposition)
                 if lmax is None:  # the decomposition gives it: no second one
                     top = float(eigenvalues[-1]) if L.nnz else 0.0
-                    lmax = top if top > 0 else 1.0
+                    lmax = _usable_lmax(top)
                 eigenvalues = np.clip(eigenvalues, 0.0, None)  # round-off below 0
             elif lmax is None:
                 lmax = largest_eigenvalue(L)

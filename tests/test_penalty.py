@@ -82,6 +82,28 @@ def test_normalized_laplacian_penalty_is_normalized_edge_sum(seed):
     np.testing.assert_allclose(float(penalty(X2)), float(penalty(X)), rtol=1e-12)
 
 
+@pytest.mark.parametrize("filter", ["heat", "wavelet", "mexican_hat"])
+@pytest.mark.parametrize("method", ["exact", "chebyshev"])
+@pytest.mark.parametrize("weight", [1.1e-308, 1e-100, 1e-40])
+def test_vanishing_edge_weights_count_as_no_edges(filter, method, weight):
+    """A valid graph whose weights vanish in float32 (hypothesis found 1e-308)
+    has an lmax the default scales and the Chebyshev rescaling divide by: it
+    raised 'filter_scale must be finite, got inf' (1e-308) or gave a NaN
+    penalty (float32: 0 * inf). It is treated as a graph without edges."""
+    A = np.array([[0.0, weight], [weight, 0.0]])
+    penalty = GraphPenalty(A, filter=filter, method=method)
+    assert penalty.lmax == 1.0
+    edgeless = GraphPenalty(np.zeros((2, 2)), filter=filter, method=method)
+    x = torch.randn(3, 2)
+    for dtype in (torch.float32, torch.float64):
+        value = penalty(x.to(dtype))
+        assert torch.isfinite(value)
+        torch.testing.assert_close(value, edgeless(x.to(dtype)))
+    # the smallest weights that still count: finite too
+    small = GraphPenalty(A / weight * 1e-36, filter=filter, method=method)
+    assert small.lmax == pytest.approx(2e-36) and torch.isfinite(small(x))
+
+
 def test_grid_penalty_of_known_signals():
     penalty = GraphPenalty(make_graph("grid", (3, 4)))
     # a constant signal is perfectly smooth
