@@ -9,6 +9,18 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# Property tests: random examples on a developer's machine (they find new
+# cases), the same examples in CI (CI=true), so that a run of main is
+# reproducible and a rare new case cannot fail a submission at random.
+try:
+    from hypothesis import settings
+
+    settings.register_profile("ci", derandomize=True, print_blob=True)
+    if os.environ.get("CI", "").lower() == "true":
+        settings.load_profile("ci")
+except ImportError:  # hypothesis is in the test extra
+    pass
+
 
 def pytest_configure(config):
     """Share the cores between pytest-xdist's workers instead of oversubscribing.
