@@ -485,8 +485,8 @@ class RelativeAutoencoder(GSRAutoencoder):
 
     Each step's penalty is multiplied by a running mean (factor 0.9) of the
     task loss of the steps before it: the gradient is that of
-    :math:`\ell + \alpha\, \bar\ell\, P`, which under Adam (invariant to the
-    gradient's overall scale) trains like :math:`\log \ell + \alpha P`, a
+    :math:`\\ell + \\alpha\\, \\bar\\ell\\, P`, which under Adam (invariant to the
+    gradient's overall scale) trains like :math:`\\log \\ell + \\alpha P`, a
     trade of the *relative* reconstruction error for the penalty, whatever
     the error's level after long training.
     """

@@ -535,9 +535,7 @@ class BaseGSR(FittedNetworkMixin, TransformerMixin, BaseEstimator):
             # a learned graph's penalty changes with each rebuild: its objective
             # is not comparable across rebuilds, the task loss is
             loss = record["task_loss" if state.regularizer.learned_ else "loss"]
-            if stopping.update(
-                loss, record["validation_score"], last_good, adjacency
-            ):
+            if stopping.update(loss, record["validation_score"], last_good, adjacency):
                 stopped = (
                     f"no improvement by tol={self.tol} for "
                     f"{self.n_iter_no_change} epochs"
