@@ -108,6 +108,11 @@ RECIPES = {
     "default_no_coverage": {"library": True, "library_weights": {"coverage": 0.0}},
     # ... with the former 5 neighbours at every width instead of "auto"
     "default_k5": {"library": True, "n_neighbors": 5},
+    # the terms' weights under the estimators' own training (--library-training)
+    "default_vmx2": {"library": True, "library_weights": {"varimax": 2.0}},
+    "default_vmx8": {"library": True, "library_weights": {"varimax": 8.0}},
+    "default_rep2": {"library": True, "library_weights": {"repulsion": 2.0}},
+    "default_rep05": {"library": True, "library_weights": {"repulsion": 0.5}},
     # the penalty weighed by the running task loss (prototype, RelativeAutoencoder)
     "default_relative": {"library": True, "library_relative": True},
     # the library's former recipe, reached through its parameters
