@@ -113,6 +113,8 @@ RECIPES = {
     "default_vmx8": {"library": True, "library_weights": {"varimax": 8.0}},
     "default_rep2": {"library": True, "library_weights": {"repulsion": 2.0}},
     "default_rep05": {"library": True, "library_weights": {"repulsion": 0.5}},
+    "default_cov2": {"library": True, "library_weights": {"coverage": 2.0}},
+    "default_cov4": {"library": True, "library_weights": {"coverage": 4.0}},
     # the penalty weighed by the running task loss (prototype, RelativeAutoencoder)
     "default_relative": {"library": True, "library_relative": True},
     # the library's former recipe, reached through its parameters
