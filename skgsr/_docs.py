@@ -222,7 +222,8 @@ FITTED_ATTRIBUTES = """
         (:func:`skgsr.metrics.graph_modularity`, ``random_state=0``; NaN below
         3 neurons). It needs no known modules; a kNN graph without structure
         scores 0.3-0.4 too, so compare it with the same model fitted at
-        ``alpha=0`` or on shuffled data (:ref:`learned_graph`).
+        ``alpha=0`` or on shuffled data
+        (:func:`skgsr.metrics.shuffled_modularity`, :ref:`learned_graph`).
     inactive_neurons_ : ndarray of int
         With ``graph="learned"``: the structured neurons whose activation did not
         vary over the samples encoded for the last graph (dead units, see

@@ -15,7 +15,9 @@ Laplacian ``L`` (combinatorial :math:`D - A` unless stated).
   feature graph against known modules of its nodes) and
   :func:`feature_module_recovery` (the same clusters read as modules of the input
   features, :func:`feature_module_labels`, against known modules of the inputs);
-  :func:`graph_modularity` (how modular a graph is, without known modules).
+  :func:`graph_modularity` (how modular a graph is, without known modules) and
+  :func:`shuffled_modularity` (what a learned graph's recipe scores on data
+  without modules: the reference to read it against).
 
 These are measures *of* a representation; they are independent of how it was
 trained, so they apply equally to a GSR layer, an unregularized layer, or a
@@ -41,6 +43,7 @@ __all__ = [
     "morans_i",
     "participation_ratio",
     "shuffled_dirichlet_energy",
+    "shuffled_modularity",
     "smoothness_score",
     "spatial_spread",
 ]
@@ -823,3 +826,92 @@ def graph_modularity(graph, n_modules=None, *, max_modules=10, random_state=None
         _newman_modularity(adjacency, _spectral_clusters(adjacency, k, seed))
         for k in counts
     )
+
+
+def _shuffle_columns(X, rng):
+    """``X`` with every column permuted independently across the rows.
+
+    Each column keeps its values (dense or sparse, same format and dtype); no
+    two columns vary together any more.
+    """
+    n_samples, n_features = X.shape
+    permutations = np.argsort(rng.random_sample((n_samples, n_features)), axis=0)
+    if not sp.issparse(X):
+        return np.take_along_axis(X, permutations, axis=0)
+    fmt = X.format
+    X = sp.csc_matrix(X) if isinstance(X, sp.spmatrix) else sp.csc_array(X)
+    X = X.copy()
+    columns = np.repeat(np.arange(n_features), np.diff(X.indptr))
+    # entry (i, j) moves to the row that row i of column j is sent to
+    destination = np.empty_like(permutations)
+    np.put_along_axis(destination, permutations, np.arange(n_samples)[:, None], axis=0)
+    X.indices = destination[X.indices, columns].astype(X.indices.dtype)
+    X.has_sorted_indices = False
+    X.sort_indices()
+    return X.asformat(fmt)
+
+
+def shuffled_modularity(estimator, X, y=None, *, n_repeats=3, random_state=None):
+    """What a learned graph's recipe scores on data without modules.
+
+    ``graph_modularity_`` of a fit with ``graph="learned"`` is above 0 even
+    where there are no modules (a kNN graph of random points scores 0.2-0.5),
+    so it is read against a reference: this function fits ``n_repeats``
+    clones of ``estimator`` (its hyperparameters, not its fitted state) on
+    ``X`` with every feature permuted independently across the samples, so
+    that each feature keeps its values but no two features vary together any
+    more, and returns their ``graph_modularity_``. A learned graph whose
+    modularity is not clearly above these found no modules in the data.
+
+    Parameters
+    ----------
+    estimator : GSRAutoencoder, GSRClassifier or GSRRegressor
+        With ``graph="learned"``, fitted or not; it is not changed. The clones
+        keep its ``random_state``.
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        The data the estimator is (or will be) fitted on.
+    y : array-like of shape (n_samples,), optional
+        The targets of a supervised estimator, passed on unchanged.
+    n_repeats : int, default=3
+        Number of shuffles (and fits).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the permutations.
+
+    Returns
+    -------
+    modularities : ndarray of shape (n_repeats,)
+        ``graph_modularity_`` of each clone.
+
+    Examples
+    --------
+    >>> from skgsr import GSRAutoencoder
+    >>> from skgsr.datasets import make_factor_modules
+    >>> from skgsr.metrics import shuffled_modularity
+    >>> X, modules, _ = make_factor_modules(300, 30, n_modules=3, random_state=0)
+    >>> ae = GSRAutoencoder(n_components=16, graph="learned", alpha=1.0,
+    ...                     max_iter=40, tol=0, random_state=0).fit(X)
+    >>> reference = shuffled_modularity(ae, X, n_repeats=2, random_state=0)
+    >>> bool(ae.graph_modularity_ > reference.max())
+    True
+    """
+    from sklearn.base import clone
+
+    if getattr(estimator, "graph", None) != "learned":
+        raise ValueError(
+            "shuffled_modularity compares a learned graph with the graphs its "
+            "recipe learns on shuffled data; the estimator needs "
+            f"graph='learned', got graph={getattr(estimator, 'graph', None)!r}."
+        )
+    if isinstance(n_repeats, bool) or not isinstance(n_repeats, numbers.Integral):
+        raise ValueError(f"n_repeats must be a positive integer, got {n_repeats!r}.")
+    if n_repeats < 1:
+        raise ValueError(f"n_repeats must be a positive integer, got {n_repeats}.")
+    X = check_array(X, accept_sparse=("csr", "csc"), dtype=None)
+    rng = check_random_state(random_state)
+    modularities = []
+    for _ in range(int(n_repeats)):
+        shuffled = _shuffle_columns(X, rng)
+        fitted = clone(estimator)
+        fitted.fit(shuffled) if y is None else fitted.fit(shuffled, y)
+        modularities.append(float(fitted.graph_modularity_))
+    return np.asarray(modularities)
