@@ -912,6 +912,9 @@ def shuffled_modularity(estimator, X, y=None, *, n_repeats=3, random_state=None)
     for _ in range(int(n_repeats)):
         shuffled = _shuffle_columns(X, rng)
         fitted = clone(estimator)
-        fitted.fit(shuffled) if y is None else fitted.fit(shuffled, y)
+        if y is None:
+            fitted.fit(shuffled)
+        else:
+            fitted.fit(shuffled, y)
         modularities.append(float(fitted.graph_modularity_))
     return np.asarray(modularities)
