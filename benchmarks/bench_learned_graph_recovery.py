@@ -117,6 +117,10 @@ RECIPES = {
     "default_cov4": {"library": True, "library_weights": {"coverage": 4.0}},
     # the penalty weighed by the running task loss (prototype, RelativeAutoencoder)
     "default_relative": {"library": True, "library_relative": True},
+    # the learned graph of local co-variation (see learned_graph_variant), alone
+    # and averaged with the co-activation graph, at every rebuild
+    "default_local": {"library": True, "library_graph": "local"},
+    "default_consensus": {"library": True, "library_graph": "consensus"},
     # the library's former recipe, reached through its parameters
     "library_smooth": {"library": True, **LIBRARY_BEFORE},
     # the library before issue 12 (LIBRARY_BEFORE): normalized-Laplacian
@@ -582,10 +586,60 @@ def modules_weights(weights):
         skgsr.nn._MODULES_WEIGHTS.update(saved)
 
 
+def local_differences(H):
+    """Each row of ``H`` minus the row nearest to it (Euclidean, itself excluded)."""
+    from sklearn.neighbors import NearestNeighbors
+
+    H = np.asarray(H, dtype=np.float64)
+    nearest = NearestNeighbors(n_neighbors=2).fit(H).kneighbors(H)[1][:, 1]
+    return H - H[nearest]
+
+
+@contextmanager
+def learned_graph_variant(kind):
+    """The learned graph built, at every rebuild, from the encoded rows' local
+    co-variation: the kNN graph of the neurons' changes between each row and its
+    nearest row in the layer's activations (``"local"``), which leaves out what
+    moves whole groups of samples together, or the mean of that graph and the
+    co-activation graph (``"consensus"``). None: the library's graph."""
+    from skgsr import _training
+
+    original = _training.LearnedGraph.build
+    if kind is None:
+        yield
+        return
+
+    def knn(self, H):
+        return graphs.coactivation_graph(
+            H,
+            n_neighbors=self.n_neighbors,
+            metric=self.metric,
+            kernel=self.kernel,
+            return_inactive=True,
+        )
+
+    def build(self, activations):
+        local, inactive = knn(self, local_differences(activations))
+        if kind == "local":
+            return local, inactive
+        levels, inactive_levels = knn(self, activations)
+        return (local + levels) / 2, inactive | inactive_levels
+
+    _training.LearnedGraph.build = build
+    try:
+        yield
+    finally:
+        _training.LearnedGraph.build = original
+
+
 def fit_one(family, seed, width, params, alpha, fit_seed, fit, n_samples):
     X, modules, factors = make_family(family, seed, n_samples)
     start = time.perf_counter()
-    with warnings.catch_warnings(), modules_weights(params.get("library_weights")):
+    with (
+        warnings.catch_warnings(),
+        modules_weights(params.get("library_weights")),
+        learned_graph_variant(params.get("library_graph")),
+    ):
         warnings.simplefilter("ignore")
         estimator = make_study_estimator(
             {**fit, **params, "n_components": width, "alpha": alpha}, fit_seed
