@@ -79,7 +79,9 @@ COMMON_PARAMETERS = """
     filter_method : {"auto", "exact", "chebyshev"}, default="auto"
         How the spectral filters apply ``g(L)``: by an eigendecomposition, or by
         a Chebyshev polynomial (sparse products). ``"auto"``: exact up to 1024
-        neurons, Chebyshev above.
+        neurons, Chebyshev above. A learned graph, decomposed anew at every
+        rebuild, is decomposed in float32 (half the time; the penalty trains in
+        float32), any other graph in float64.
     filter_order : int, default=30
         Degree of the Chebyshev approximation.
     filter_center : bool or "auto", default="auto"

@@ -596,6 +596,8 @@ graph_kernel, graph_metric
             order=self.filter_order,
             center=self.centered(),
             lmax=lmax,
+            # a learned graph is decomposed anew at every rebuild (method="exact")
+            decomposition_dtype=torch.float32 if self._is_learned() else torch.float64,
         )
 
     def resolve(self, n_nodes, width_name=None):

@@ -96,6 +96,23 @@ def _usable_lmax(lmax):
     return lmax if lmax > _LMAX_FLOOR else 1.0
 
 
+def _eigendecomposition(L, dtype):
+    """Eigenvalues and eigenvectors (float64 arrays) of a sparse Laplacian,
+    decomposed in ``dtype``; the largest eigenvalue is the float64 Rayleigh
+    quotient of its eigenvector (at most the true one, to float64 round-off)."""
+    # torch's LAPACK (MKL) is faster than numpy's here, which counts for a
+    # learned graph decomposed anew at every rebuild
+    dense = torch.from_numpy(L.toarray().astype(_NUMPY_DTYPES[dtype], copy=False))
+    eigenvalues, eigenvectors = (t.double().numpy() for t in torch.linalg.eigh(dense))
+    if dtype != torch.float64 and L.nnz:
+        top = eigenvectors[:, -1]
+        eigenvalues[-1] = float(top @ (L @ top)) / float(top @ top)
+    return eigenvalues, eigenvectors
+
+
+_NUMPY_DTYPES = {torch.float64: np.float64, torch.float32: np.float32}
+
+
 def _csr(crow, col, val, n):
     # the indices come from scipy and are valid: skip torch's invariant checks
     return torch.sparse_csr_tensor(crow, col, val, (n, n), check_invariants=False)
@@ -390,6 +407,17 @@ callable, default="laplacian"
     lmax : float, optional
         Largest Laplacian eigenvalue to use (for the Chebyshev interval and the
         default scales); estimated by :func:`largest_eigenvalue` when None.
+    decomposition_dtype : torch.float64 or torch.float32, default=torch.float64
+        The precision of the eigendecomposition behind ``method="exact"``
+        (used by no other method). ``torch.float32`` takes about half the time
+        (0.07 against 0.13 s at 1024 nodes, one thread), which counts for a
+        learned graph decomposed anew at every rebuild (the estimators use it
+        there); the penalty then agrees with the float64 one to about 1e-6
+        relative for smooth responses (a response with an infinite slope at 0,
+        such as :math:`\\sqrt{\\lambda}`, sees the round-off of the zero
+        eigenvalues: an error of about :math:`\\sqrt{10^{-7} \\lambda_{max}}`).
+        :attr:`lmax` stays exact either way: the largest eigenvalue is the
+        float64 Rayleigh quotient of its eigenvector.
 
     Attributes
     ----------
@@ -429,9 +457,15 @@ callable, default="laplacian"
         order=30,
         lmax=None,
         center=False,
+        decomposition_dtype=torch.float64,
     ):
         super().__init__()
         self._casts = {}
+        if decomposition_dtype not in (torch.float64, torch.float32):
+            raise ValueError(
+                "decomposition_dtype must be torch.float64 or torch.float32, got "
+                f"{decomposition_dtype!r}."
+            )
         if not callable(filter) and filter not in _FILTER_NAMES:
             raise ValueError(
                 f"Unknown filter {filter!r}. Use one of {', '.join(_FILTER_NAMES)} or "
@@ -455,6 +489,7 @@ callable, default="laplacian"
         self.method = method
         self.order = int(order)
         self.center = bool(center)
+        self.decomposition_dtype = decomposition_dtype
         self.set_graph(adjacency, lmax=lmax)
 
     # ------------------------------------------------------------------ graph
@@ -491,10 +526,9 @@ callable, default="laplacian"
             )
             self.method_ = "exact" if exact else "chebyshev"
             if exact:
-                # torch's LAPACK (MKL) is faster than numpy's here, which counts
-                # for a learned graph decomposed anew at every rebuild
-                decomposition = torch.linalg.eigh(torch.from_numpy(L.toarray()))
-                eigenvalues, eigenvectors = (t.numpy() for t in decomposition)
+                eigenvalues, eigenvectors = _eigendecomposition(
+                    L, self.decomposition_dtype
+                )
                 if lmax is None:  # the decomposition gives it: no second one
                     top = float(eigenvalues[-1]) if L.nnz else 0.0
                     lmax = _usable_lmax(top)

@@ -607,3 +607,55 @@ def test_add_to_on_a_reused_tensor_adds_each_step_once():
         lambda v: penalty(v), x.detach()
     )
     torch.testing.assert_close(x.grad, expected, rtol=1e-5, atol=1e-6)
+
+
+# --------------------------------------------------------------------------- #
+# The precision of the exact eigendecomposition
+# --------------------------------------------------------------------------- #
+def _squared(eigenvalues):
+    return eigenvalues**2
+
+
+# a smooth callable: a response with an infinite slope at 0 (np.sqrt) sees the
+# float32 round-off of the zero eigenvalues, about sqrt(1e-7 * lmax)
+@pytest.mark.parametrize(
+    "filter", ["heat", "wavelet", "mexican_hat", _squared], ids=filter_id
+)
+def test_float32_decomposition_agrees_with_float64(filter):
+    W = random_weighted_graph(150, 0.05, seed=21, isolated=[3])
+    X = signals(6, 150, seed=22)
+    exact = GraphPenalty(W, filter=filter, method="exact")
+    single = GraphPenalty(
+        W, filter=filter, method="exact", decomposition_dtype=torch.float32
+    )
+    assert exact.decomposition_dtype == torch.float64
+    # lmax (hence the default scales) is the float64 one: the Rayleigh quotient
+    # of the float32 eigenvector, never above the true value beyond round-off
+    assert single.lmax == pytest.approx(exact.lmax, rel=1e-10)
+    assert single.lmax <= exact.lmax * (1 + 1e-12)
+    np.testing.assert_allclose(
+        single.per_sample(X).numpy(), exact.per_sample(X).numpy(), rtol=2e-5
+    )
+    np.testing.assert_allclose(
+        single.filter_signal(X).numpy(),
+        exact.filter_signal(X).numpy(),
+        atol=2e-5 * float(exact.filter_signal(X).abs().max()),
+    )
+    # the operators are float64 arrays whatever the decomposition's precision
+    assert single._eigenvectors.dtype == torch.float64
+
+
+def test_decomposition_dtype_only_changes_the_exact_method():
+    W = random_weighted_graph(40, 0.2, seed=23)
+    X = signals(4, 40, seed=24)
+    for kwargs in ({"filter": "heat", "method": "chebyshev"}, {"filter": "rayleigh"}):
+        a = GraphPenalty(W, **kwargs)
+        b = GraphPenalty(W, **kwargs, decomposition_dtype=torch.float32)
+        assert torch.equal(a(X), b(X))
+
+
+def test_decomposition_dtype_is_checked():
+    with pytest.raises(ValueError, match="decomposition_dtype"):
+        GraphPenalty(make_graph("ring", 5), decomposition_dtype=torch.float16)
+    with pytest.raises(ValueError, match="decomposition_dtype"):
+        GraphPenalty(make_graph("ring", 5), decomposition_dtype="float32")

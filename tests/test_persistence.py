@@ -178,7 +178,8 @@ def test_pickling_a_gpu_model_stores_cpu_tensors(data, monkeypatch):
 # ------------------------------------------------------------ safe format
 @pytest.mark.parametrize("Est", ESTIMATORS)
 @pytest.mark.parametrize(
-    "graph", ["grid", "torus", "dense", "sparse", "networkx", "learned"]
+    "graph",
+    ["grid", "torus", "dense", "sparse", "networkx", "learned", "learned-heat"],
 )
 def test_save_load_round_trip(Est, graph, data, tmp_path):
     """Every fitted attribute and every output comes back identical."""
@@ -199,9 +200,23 @@ def test_save_load_round_trip(Est, graph, data, tmp_path):
             filter="rayleigh",
             filter_center=True,
         )
+    elif graph == "learned-heat":
+        # an exact filter on a learned graph: decomposed in float32, lmax exact
+        params.update(
+            graph="learned",
+            graph_warmup=1,
+            learned_objective="smooth",
+            filter="heat",
+            alpha=1e-3,
+        )
     elif graph == "torus":
         params.update(graph="torus", early_stopping=True, filter="heat")
     est = _fit(Est, data, **params)
+    if graph in ("learned-heat", "torus"):
+        assert est.penalty_.method_ == "exact"
+        learned = graph == "learned-heat"
+        dtype = torch.float32 if learned else torch.float64
+        assert est.penalty_.decomposition_dtype == dtype
     loaded = _round_trip(est, tmp_path)
     _assert_same_estimator(est, loaded)
     _assert_same_outputs(est, loaded, X)
