@@ -571,7 +571,7 @@ _FITTED_ATTRIBUTES = {
     "graph_modularity_": _number,
     "_graph_updates": lambda v, what: _int(v, what, 0),
     "_generator_state": _optional(_generator_state),
-    "_graph_rng": _optional(_random_state),
+    "_graph_rng": _random_state,
     "_sklearn_output_config": _output_config,
 }
 _CLASS_ATTRIBUTES = {
@@ -594,6 +594,9 @@ _REQUIRED_ATTRIBUTES = {
     "graph_shape_",
     "feature_graph_",
     "laplacian_",
+    # the generator of the rows a learned graph encodes, which partial_fit and
+    # warm_start copy (every fit sets one, whatever the graph)
+    "_graph_rng",
 }
 _REQUIRED_CLASS_ATTRIBUTES = {
     "GSRAutoencoder": set(),

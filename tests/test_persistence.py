@@ -694,6 +694,15 @@ CRAFTED_JSON = {
         _attributes(lambda a: a.pop("n_features_in_")),
         r"\['n_features_in_'\] are missing",
     ),
+    # partial_fit and warm_start copy it (found by the edit-anything property)
+    "missing-_graph_rng": (
+        _attributes(lambda a: a.pop("_graph_rng")),
+        r"\['_graph_rng'\] are missing",
+    ),
+    "null-_graph_rng": (
+        _attributes(lambda a: a.update(_graph_rng=None)),
+        "_graph_rng",
+    ),
     "method-shadowed": (
         _attributes(lambda a: a.update(predict="x")),
         r"invalid fitted attribute name\(s\) \['predict'\]",
