@@ -523,8 +523,14 @@ class BaseGSR(FittedNetworkMixin, TransformerMixin, BaseEstimator):
             last_good = snapshot(state.module)
             if record.pop("penalty_switched_on"):
                 # the objective gains a term: the warm-up's losses, scores and
-                # weights (no penalty at all) are not comparable, nor restorable
-                stopping.reset()
+                # weights (no penalty at all) are not comparable, nor restorable,
+                # nor are those of the epochs that leave its optimum: after
+                # warm-up epochs, this one and the next n_iter_no_change - 1
+                # settle (a warm-up epoch's penalty is NaN)
+                after_warmup = self.alpha > 0 and any(
+                    np.isnan(state.penalty_curve[-1:])
+                )
+                stopping.reset(settle=self.n_iter_no_change if after_warmup else 0)
             self._record_epoch(state, record)
             progress.epoch(record)
             if incremental or not state.penalty_applied:

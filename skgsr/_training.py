@@ -427,13 +427,24 @@ class EarlyStopping:
         self.on_validation = on_validation
         self.reset()
 
-    def reset(self):
-        """Forget the epochs seen so far (the objective changed)."""
+    def reset(self, settle=0):
+        """Forget the epochs seen so far (the objective changed).
+
+        ``settle``: the number of epochs after this one that are neither judged
+        nor kept as the best. The objective gained a term (a learned graph's
+        penalty switched on after its warm-up): the first epochs after it are
+        the network leaving the optimum of the old objective, their task loss
+        rising (their validation score falling) for a while, and the first of
+        them, barely penalized, would otherwise stay the best: a fit stopped
+        on it ``n_iter_no_change`` epochs later, or restored to its weights,
+        would hardly be regularized.
+        """
         self.best_loss = np.inf
         self.best_score = -np.inf
         self.stall = 0
         self.best_weights = None
         self.best_graph = None
+        self.settle = settle
 
     def update(self, loss, score, weights=None, graph=None):
         """Record an epoch; return True when training should stop.
@@ -450,6 +461,9 @@ class EarlyStopping:
         graph : scipy sparse matrix, optional
             The graph those weights were trained with, kept with them.
         """
+        if self.settle > 0:
+            self.settle -= 1
+            return False  # settling: not judged, not kept
         if self.on_validation:
             self.stall = 0 if score > self.best_score + self.tol else self.stall + 1
             if score > self.best_score:

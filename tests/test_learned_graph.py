@@ -360,8 +360,9 @@ def test_partial_fit_counts_calls_as_epochs(small_data):
 
 
 def test_early_stopping_counts_from_the_end_of_warmup(small_data):
-    """No stop inside the warm-up, and the restored best weights come with the
-    graph they were trained with (a graph rebuilt every epoch here)."""
+    """No stop inside the warm-up nor while the penalty settles, and the
+    restored best weights come with the graph they were trained with (a graph
+    rebuilt every epoch here)."""
     X, _ = small_data
     est = GSRAutoencoder(
         **{**SMALL, "tol": 1e9, "n_iter_no_change": 2},
@@ -373,12 +374,13 @@ def test_early_stopping_counts_from_the_end_of_warmup(small_data):
         alpha=1.0,
         learned_objective="smooth",
     ).fit(X)
-    # counting starts at epoch 4 (0-based): its first epoch sets the best score,
-    # two more without improvement stop the fit; 4 + 1 + 2 epochs, not 1 + 2
-    assert est.n_iter_ == 7
+    # the penalty switches on at epoch 4 (0-based) and settles for
+    # n_iter_no_change = 2 epochs; counting starts at epoch 6: its score is the
+    # first best, two more without improvement stop the fit: 4 + 2 + 1 + 2
+    assert est.n_iter_ == 9
     scores = est.validation_scores_
-    best_epoch = 4 + int(np.argmax(scores[4:]))
-    assert est.best_validation_score_ == max(scores[4:])
+    best_epoch = 6 + int(np.argmax(scores[6:]))
+    assert est.best_validation_score_ == max(scores[6:])
     graph_index = est.graph_history_epochs_.index(best_epoch)
     assert est.feature_graph_ is est.graph_history_[graph_index]
     Z = est.transform(X[:40])
@@ -785,3 +787,88 @@ def test_convergence_is_judged_on_the_task_loss_with_a_learned_graph(
     assert judged == expected
     # the two differ once the penalty is on, so the test tells them apart
     assert all(r["loss"] != r["task_loss"] for r in est.history_[-len(judged) :])
+
+
+# --------------------------------------------------------------------------- #
+# Stopping once the penalty switches on
+# --------------------------------------------------------------------------- #
+def _stop_epoch(stopping, values, on_validation=False):
+    """Feed ``values`` (losses, or scores) epoch by epoch; the 1-based epoch at
+    which the rule stops, or None."""
+    for epoch, value in enumerate(values, start=1):
+        loss, score = (None, value) if on_validation else (value, None)
+        if stopping.update(loss, score, weights=epoch):
+            return epoch
+    return None
+
+
+@pytest.mark.parametrize("on_validation", [False, True])
+def test_stopping_settles_after_the_penalty_switches_on(on_validation):
+    """The first penalized epochs are the network leaving the warm-up's optimum:
+    its loss is low (score high) at first and rises as it adapts. They are
+    neither judged nor kept as the best for ``settle`` epochs."""
+    from skgsr._training import EarlyStopping
+
+    # the switch-on epoch, a rise while the network adapts, then a descent
+    losses = [0.10, 0.30, 0.35, 0.28, 0.20, 0.15, 0.12, 0.11, 0.105, 0.104, 0.104]
+    values = [1 - v for v in losses] if on_validation else losses
+
+    def stopping(settle):
+        rule = EarlyStopping(tol=1e-3, n_iter_no_change=3, on_validation=on_validation)
+        rule.reset(settle=settle)
+        return rule
+
+    plain = stopping(0)
+    # judged against the switch-on epoch, the descent never counts
+    assert _stop_epoch(plain, values, on_validation) == 4
+    settled = stopping(3)
+    # epochs 1-3 settle; the descent from epoch 4 counts; 10, 11 stall
+    assert _stop_epoch(settled, values, on_validation) is None
+    assert settled.stall == 2
+    if on_validation:
+        # the weights kept are those of the best epoch of the descent, not of
+        # the barely penalized switch-on epoch
+        assert settled.best_weights == 10
+        assert plain.best_weights == 1
+    settled = stopping(3)
+    assert _stop_epoch(settled, values + [0.104], on_validation) == 12
+
+
+def test_a_learned_graph_fit_does_not_stop_while_adapting_to_its_penalty():
+    """The papers' smoothing objective switched on after the warm-up raises the
+    reconstruction error for several epochs before it falls again. The fit used
+    to stop n_iter_no_change epochs after the switch-on, judged against its
+    barely penalized first epoch (and early stopping restored that epoch's
+    weights), at 3-4x the error it reaches when the penalty settles first."""
+    from sklearn.preprocessing import StandardScaler
+
+    from skgsr.datasets import make_feature_modules
+
+    X, _, _ = make_feature_modules(600, 40, n_modules=4, random_state=0)
+    X = StandardScaler().fit_transform(X).astype(np.float32)
+    params = dict(
+        n_components=32,
+        graph="learned",
+        learned_objective="smooth",
+        filter="laplacian",
+        n_neighbors=5,
+        alpha=1.0,
+        n_iter_no_change=5,
+        max_iter=300,
+        random_state=0,
+        device="cpu",
+    )
+    est = GSRAutoencoder(**params).fit(X)
+    task = [record["task_loss"] for record in est.history_]
+    switch_on = est.graph_warmup  # 0-based index of the first penalized epoch
+    # the setting this test is about: the error rises after the switch-on ...
+    peak = max(task[switch_on : switch_on + est.n_iter_no_change])
+    assert peak > task[switch_on] * 1.2
+    # ... and the fit goes on until it is far below both
+    assert est.n_iter_ > switch_on + 3 * est.n_iter_no_change
+    assert task[-1] < 0.5 * task[switch_on]
+    # early stopping keeps an epoch after the settling, not the switch-on one
+    stopped = GSRAutoencoder(**params, early_stopping=True).fit(X)
+    best_epoch = int(np.argmax(stopped.validation_scores_))
+    assert best_epoch >= switch_on + stopped.n_iter_no_change
+    assert stopped.best_validation_score_ == stopped.validation_scores_[best_epoch]
