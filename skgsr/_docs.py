@@ -154,7 +154,10 @@ COMMON_PARAMETERS = """
         comparable from one rebuild to the next (stopped on it, a fit ended while
         its reconstruction was still improving).
     n_iter_no_change : int, default=10
-        Epochs without improvement by ``tol`` before training stops.
+        Epochs without improvement by ``tol`` before training stops. After a
+        learned graph's warm-up, as many penalized epochs first settle: they
+        are neither judged nor kept as the best (the network leaves the
+        warm-up's optimum, and the first of them is barely penalized).
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the training data, stop when its score
         stops improving, and keep the best weights.
