@@ -872,3 +872,25 @@ def test_a_learned_graph_fit_does_not_stop_while_adapting_to_its_penalty():
     best_epoch = int(np.argmax(stopped.validation_scores_))
     assert best_epoch >= switch_on + stopped.n_iter_no_change
     assert stopped.best_validation_score_ == stopped.validation_scores_[best_epoch]
+
+
+def test_a_warm_start_after_the_warmup_does_not_settle_again(small_data):
+    """Settling follows warm-up epochs only: a warm-started fit whose penalty
+    was already on is judged from its first epoch; one that ends a warm-up
+    begun by the previous fit settles."""
+    X, _ = small_data
+    params = {**SMALL, "tol": 1e9, "n_iter_no_change": 2}
+    est = GSRAutoencoder(**params, graph_warmup=3, max_iter=5, warm_start=True)
+    est.fit(X)  # epochs 1-3 warm up, 4 switches the penalty on and settles
+    assert est.n_iter_ == 5
+    est.set_params(max_iter=50)
+    est.fit(X)
+    # tol=1e9: no epoch improves; the first sets the best, two more stop it
+    assert est.n_iter_ == 5 + 3
+    late = GSRAutoencoder(**params, graph_warmup=3, max_iter=2, warm_start=True)
+    late.fit(X)  # still warming up
+    late.set_params(max_iter=50)
+    late.fit(X)
+    # epoch 3 warms up; 4 switches on and settles with 5; 6 is the first
+    # judged, 7 and 8 stall
+    assert late.n_iter_ == 8
