@@ -527,9 +527,8 @@ class BaseGSR(FittedNetworkMixin, TransformerMixin, BaseEstimator):
                 # nor are those of the epochs that leave its optimum: after
                 # warm-up epochs, this one and the next n_iter_no_change - 1
                 # settle (a warm-up epoch's penalty is NaN)
-                after_warmup = self.alpha > 0 and any(
-                    np.isnan(state.penalty_curve[-1:])
-                )
+                curve = state.penalty_curve
+                after_warmup = self.alpha > 0 and bool(curve) and np.isnan(curve[-1])
                 stopping.reset(settle=self.n_iter_no_change if after_warmup else 0)
             self._record_epoch(state, record)
             progress.epoch(record)

@@ -102,15 +102,12 @@ def _eigendecomposition(L, dtype):
     quotient of its eigenvector (at most the true one, to float64 round-off)."""
     # torch's LAPACK (MKL) is faster than numpy's here, which counts for a
     # learned graph decomposed anew at every rebuild
-    dense = torch.from_numpy(L.toarray().astype(_NUMPY_DTYPES[dtype], copy=False))
+    dense = torch.from_numpy(L.toarray()).to(dtype)
     eigenvalues, eigenvectors = (t.double().numpy() for t in torch.linalg.eigh(dense))
     if dtype != torch.float64 and L.nnz:
         top = eigenvectors[:, -1]
         eigenvalues[-1] = float(top @ (L @ top)) / float(top @ top)
     return eigenvalues, eigenvectors
-
-
-_NUMPY_DTYPES = {torch.float64: np.float64, torch.float32: np.float32}
 
 
 def _csr(crow, col, val, n):
