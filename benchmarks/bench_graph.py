@@ -155,9 +155,11 @@ def main(argv=None):
     )
     parser.add_argument("--out", help="write the results as JSON")
     args = parser.parse_args(argv)
-    # before numpy/torch start their thread pools
+    # before torch starts its thread pool; numpy's and scipy's BLAS (the kNN's
+    # Gram matrix) are limited below: numpy was imported before this line
     os.environ["OMP_NUM_THREADS"] = str(args.threads)
     import torch
+    from threadpoolctl import threadpool_limits
 
     torch.set_num_threads(args.threads)
     defaults = (
@@ -180,9 +182,10 @@ def main(argv=None):
             else ["laplacian", "rayleigh", "heat", "wavelet"]
         )
     results = []
-    for n_samples in args.n_samples:
-        X = make_data(n_samples, args.n_features)
-        results.extend(measure(f, X, args) for f in args.filters)
+    with threadpool_limits(args.threads):
+        for n_samples in args.n_samples:
+            X = make_data(n_samples, args.n_features)
+            results.extend(measure(f, X, args) for f in args.filters)
     print(
         f"learned graph, {args.n_components} neurons, {args.n_features} features, "
         f"{args.threads} thread(s)"

@@ -486,6 +486,7 @@ def main(argv=None):
     # before torch starts its thread pool
     os.environ["OMP_NUM_THREADS"] = str(args.threads)
     import torch
+    from threadpoolctl import threadpool_limits
 
     torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
@@ -524,10 +525,12 @@ def main(argv=None):
     # (no torch thread pool or allocator state to inherit)
     if "memory" in args.parts:
         results["memory"] = bench_memory(config["memory"])
-    if "samples" in args.parts:
-        results["samples"] = bench_samples(config["samples"])
-    if "width" in args.parts:
-        results["width"] = bench_width(config["width"])
+    # numpy's and scipy's BLAS too (numpy was imported before OMP_NUM_THREADS)
+    with threadpool_limits(args.threads):
+        if "samples" in args.parts:
+            results["samples"] = bench_samples(config["samples"])
+        if "width" in args.parts:
+            results["width"] = bench_width(config["width"])
     results["meta"]["total_s"] = time.perf_counter() - start
     results["meta"]["loadavg_before"] = load_before
     results["meta"]["loadavg_after"] = _loadavg()

@@ -110,13 +110,23 @@ COMMON_PARAMETERS = """
         there are fewer). ``partial_fit`` encodes rows of the X of the call that
         triggers a rebuild, so chunks smaller than ``graph_n_samples`` give a
         noisier graph.
-    graph_kernel : {"gaussian", "binary"}, default="gaussian"
-        Edge weights of the learned kNN graph: a Gaussian kernel with adaptive
-        bandwidth, or unit weights (see :func:`skgsr.graphs.coactivation_graph`).
-    graph_metric : {"correlation", "cosine", "euclidean"}, default="correlation"
-        Distance between neurons in the learned graph: ``"correlation"`` joins
+    graph_kernel : {"auto", "similarity", "gaussian", "binary"}, default="auto"
+        Edge weights of the learned kNN graph: the (partial) correlation itself
+        where it is positive, a Gaussian kernel with adaptive bandwidth, or unit
+        weights (see :func:`skgsr.graphs.coactivation_graph`). ``"auto"``:
+        ``"similarity"`` for ``graph_metric="partial_correlation"``,
+        ``"gaussian"`` for the other metrics.
+    graph_metric : {"auto", "partial_correlation", "correlation", "cosine", \
+"euclidean"}, default="auto"
+        Distance between neurons in the learned graph. ``"correlation"`` joins
         neurons whose activations rise and fall together whatever their offset
-        and scale (see :func:`skgsr.graphs.coactivation_graph`).
+        and scale; ``"partial_correlation"`` those that still do given all the
+        other neurons, which keeps apart neurons of modules whose activities
+        are correlated (see :func:`skgsr.graphs.coactivation_graph`).
+        ``"auto"``: ``"partial_correlation"`` with
+        ``learned_objective="modules"``, ``"correlation"`` with ``"smooth"``
+        (the papers' graph); the user guide's :ref:`learned_graph` has the
+        study.
     learned_objective : {"modules", "smooth"}, default="modules"
         What the structured layer is trained with on a learned graph (other
         graphs ignore it). ``"modules"``: neurons more than 2 edges apart in the

@@ -15,6 +15,7 @@ import warnings
 
 import numpy as np
 import scipy.sparse as sp
+from scipy import linalg
 from scipy.sparse import csgraph
 
 __all__ = [
@@ -44,10 +45,15 @@ _GRAPH_NAMES = (
 _LAPLACIAN_KINDS = ("combinatorial", "normalized")
 
 # Distances between neurons accepted by coactivation_graph.
-_COACTIVATION_METRICS = ("correlation", "cosine", "euclidean")
+_COACTIVATION_METRICS = ("correlation", "partial_correlation", "cosine", "euclidean")
+
+# metric="partial_correlation" inverts (1 - s) R + s I, R the neurons'
+# correlation matrix: the shrinkage s keeps it invertible (more neurons than
+# samples, duplicated or collinear neurons) and damps the noise of the inverse.
+_PARTIAL_SHRINKAGE = 0.1
 
 # Edge weightings accepted by coactivation_graph.
-_COACTIVATION_KERNELS = ("binary", "gaussian")
+_COACTIVATION_KERNELS = ("binary", "gaussian", "similarity")
 
 
 # --------------------------------------------------------------------------- #
@@ -601,9 +607,9 @@ def _neuron_points(H, metric):
     transposing copy.
     """
     points = H.astype(np.float64)  # a new array, ours to change in place
-    if metric == "correlation":
+    if metric in ("correlation", "partial_correlation"):
         points -= points.mean(axis=0)
-    if metric in ("correlation", "cosine"):
+    if metric != "euclidean":
         points /= np.sqrt(np.einsum("ij,ij->j", points, points))
     return points.T
 
@@ -632,6 +638,16 @@ def coactivation_graph(
       :math:`r_{ij}` the Pearson correlation of :math:`h_i` and :math:`h_j` (the
       Euclidean distance of the centred, unit-norm columns). Neighbours are
       neurons that rise and fall together, whatever their offset and scale.
+    - ``"partial_correlation"``: :math:`d_{ij} = \\sqrt{2 (1 - \\rho_{ij})}`,
+      with :math:`\\rho_{ij}` the partial correlation of :math:`h_i` and
+      :math:`h_j` given all the other active neurons, from the inverse
+      :math:`\\Theta` of the correlation matrix shrunk towards the identity,
+      :math:`(1 - s) R + s I` with :math:`s = 0.1`: :math:`\\rho_{ij} =
+      -\\Theta_{ij} / \\sqrt{\\Theta_{ii} \\Theta_{jj}}`. Two neurons that
+      co-vary only through other neurons (say, neurons of two modules whose
+      activities are correlated) have a partial correlation near 0, however
+      correlated they are; neurons of one module keep a positive one. An
+      inverse of an ``n_neurons`` square matrix per graph.
     - ``"cosine"``: :math:`d_{ij} = \\sqrt{2 (1 - \\cos(h_i, h_j))}` (unit-norm,
       not centred).
     - ``"euclidean"``: :math:`d_{ij} = \\|h_i - h_j\\|_2` on the raw columns:
@@ -646,13 +662,21 @@ def coactivation_graph(
         Neighbours per neuron; must be smaller than ``n_neurons``. When fewer than
         ``n_neighbors + 1`` neurons are active, each active neuron is joined to
         all the other active ones.
-    metric : {"correlation", "cosine", "euclidean"}, default="correlation"
+    metric : {"correlation", "partial_correlation", "cosine", "euclidean"}, \
+default="correlation"
         Distance between neurons, see above.
-    kernel : {"gaussian", "binary"}, default="gaussian"
+    kernel : {"gaussian", "binary", "similarity"}, default="gaussian"
         ``"binary"``: unit weights. ``"gaussian"``: :math:`A_{ij} = \\exp(-d_{ij}^2
         / (\\sigma_i \\sigma_j))` with the adaptive bandwidth :math:`\\sigma_i` the
         distance from neuron ``i`` to its ``n_neighbors``-th neighbour
         (Zelnik-Manor & Perona's self-tuning kernel); in ``(0, 1]``.
+        ``"similarity"``: the similarity the distance comes from,
+        :math:`A_{ij} = 1 - d_{ij}^2 / 2` (:math:`r_{ij}`, :math:`\\rho_{ij}` or
+        the cosine), where it is positive: a neighbour that does not co-vary
+        positively gets no edge. Not for ``"euclidean"``. Partial correlations
+        are small and close together (the rest of a neuron's module explains
+        most of its activity), which a Gaussian of their distances flattens;
+        this kernel keeps their contrast.
     tol : float, default=1e-6
         Tolerance of :func:`inactive_neurons`.
     return_inactive : bool, default=False
@@ -692,7 +716,15 @@ def coactivation_graph(
             f"Unknown metric {metric!r}; use one of {', '.join(_COACTIVATION_METRICS)}."
         )
     if kernel not in _COACTIVATION_KERNELS:
-        raise ValueError(f"Unknown kernel {kernel!r}; use 'binary' or 'gaussian'.")
+        raise ValueError(
+            f"Unknown kernel {kernel!r}; use 'binary', 'gaussian' or 'similarity'."
+        )
+    if kernel == "similarity" and metric == "euclidean":
+        raise ValueError(
+            "kernel='similarity' weighs edges by a correlation or cosine; use it "
+            "with metric='correlation', 'partial_correlation' or 'cosine', not "
+            "'euclidean'."
+        )
     H = _check_activations(activations)
     n_neurons = H.shape[1]
     if isinstance(n_neighbors, bool) or not isinstance(n_neighbors, numbers.Integral):
@@ -720,16 +752,21 @@ def coactivation_graph(
 
     # a gather of columns is slow (strided): only when some are left out
     points = _neuron_points(H if active.size == n_neurons else H[:, active], metric)
-    sq = np.einsum("ij,ij->i", points, points)
-    distances, neighbors = _nearest_neighbors(points, k, sq)
-    # coincident neurons come out at a round-off distance (~1e-8 of the points'
-    # norm); make it 0 so that their Gaussian weight is exactly 1
-    scale = float(np.sqrt(sq.max()))
-    distances[distances <= 1e-6 * scale] = 0.0
+    if metric == "partial_correlation":
+        distances, neighbors = _partial_correlation_neighbors(points, k)
+    else:
+        sq = np.einsum("ij,ij->i", points, points)
+        distances, neighbors = _nearest_neighbors(points, k, sq)
+        # coincident neurons come out at a round-off distance (~1e-8 of the
+        # points' norm); make it 0 so that their Gaussian weight is exactly 1
+        scale = float(np.sqrt(sq.max()))
+        distances[distances <= 1e-6 * scale] = 0.0
     rows = np.repeat(active, k)
     cols = active[neighbors.ravel()]
     if kernel == "binary":
         weights = np.ones(rows.size)
+    elif kernel == "similarity":  # d^2 = 2 (1 - similarity); the rest dropped
+        weights = np.maximum(1.0 - 0.5 * distances.ravel() ** 2, 0.0)
     else:
         # self-tuning bandwidth: distance to the k-th neighbour
         sigma = np.zeros(n_neurons)
@@ -841,13 +878,39 @@ def _nearest_neighbors(points, k, sq=None):
         d2 += sq[start:stop, None]
         d2 += sq[None, :]
         d2[np.arange(stop - start), np.arange(start, stop)] = np.inf  # not itself
-        part = np.argpartition(d2, k - 1, axis=1)[:, :k]
-        part_d2 = np.take_along_axis(d2, part, axis=1)
-        order = np.argsort(part_d2, axis=1, kind="stable")
-        indices[start:stop] = np.take_along_axis(part, order, axis=1)
-        nearest_d2 = np.take_along_axis(part_d2, order, axis=1)
-        distances[start:stop] = np.sqrt(np.maximum(nearest_d2, 0.0))
+        distances[start:stop], indices[start:stop] = _smallest(d2, k)
     return distances, indices
+
+
+def _smallest(d2, k):
+    """Per row of squared distances, the ``k`` smallest as distances (ascending,
+    ties in index order) and their columns."""
+    part = np.argpartition(d2, k - 1, axis=1)[:, :k]
+    part_d2 = np.take_along_axis(d2, part, axis=1)
+    order = np.argsort(part_d2, axis=1, kind="stable")
+    nearest_d2 = np.take_along_axis(part_d2, order, axis=1)
+    return np.sqrt(np.maximum(nearest_d2, 0.0)), np.take_along_axis(part, order, axis=1)
+
+
+def _partial_correlation_neighbors(points, k):
+    """:func:`_nearest_neighbors` for ``metric="partial_correlation"``: ``points``
+    are the neurons' centred unit-norm columns (rows here)."""
+    n = points.shape[0]
+    shrunk = points @ points.T  # the correlation matrix
+    shrunk *= 1.0 - _PARTIAL_SHRINKAGE
+    shrunk[np.diag_indices(n)] += _PARTIAL_SHRINKAGE
+    # symmetric positive definite: its inverse from a Cholesky factor
+    factor = linalg.cho_factor(shrunk, overwrite_a=True, check_finite=False)
+    precision = linalg.cho_solve(factor, np.eye(n), check_finite=False)
+    scale = 1.0 / np.sqrt(np.diag(precision))
+    # d^2 = 2 (1 - rho) with rho = -precision_ij scale_i scale_j
+    d2 = precision
+    d2 *= scale[:, None]
+    d2 *= scale[None, :]
+    d2 += 1.0
+    d2 *= 2.0
+    d2[np.diag_indices(n)] = np.inf  # not itself
+    return _smallest(d2, k)
 
 
 def _index_summary(indices, limit=10):
