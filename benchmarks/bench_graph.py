@@ -14,7 +14,8 @@ spent rebuilding the graph before it. The table gives, per filter:
 - ``rebuild_s``: mean time of one rebuild (after the first, which also creates
   the penalty and pays one-time imports), and its parts measured apart on the
   fitted model: ``encode_s`` (encoding ``graph_n_samples`` rows), ``knn_s``
-  (:func:`skgsr.graphs.coactivation_graph`) and ``penalty_s``
+  (:func:`skgsr.graphs.coactivation_graph`, with the estimator's metric and
+  kernel) and ``penalty_s``
   (``GraphPenalty.set_graph``: Laplacian, and for ``heat``/``wavelet`` the
   largest eigenvalue and Chebyshev coefficients);
 - ``share``: rebuild time over total time (rebuilds + training) once the graph
@@ -65,7 +66,7 @@ def measure(filter, X, args):
 
     from skgsr import GSRAutoencoder
     from skgsr.graphs import coactivation_graph
-    from skgsr.nn import GraphRegularizer
+    from skgsr.nn import GraphRegularizer, _resolved_construction
 
     n_rebuilds = args.rebuilds
     # "modules": the estimators' default objective (its filter is not used)
@@ -103,8 +104,14 @@ def measure(filter, X, args):
     n_neighbors = GraphRegularizer(
         graph="learned", n_nodes=est.n_components, n_neighbors=est.n_neighbors
     ).n_neighbors_
+    kernel, metric = _resolved_construction(
+        est.graph_kernel, est.graph_metric, est.learned_objective
+    )
     knn_s = _best_of(
-        lambda: coactivation_graph(H, n_neighbors, return_inactive=True), 3
+        lambda: coactivation_graph(
+            H, n_neighbors, metric=metric, kernel=kernel, return_inactive=True
+        ),
+        3,
     )
     A = est.feature_graph_
     penalty_s = _best_of(lambda: est.penalty_.set_graph(A), 3)
