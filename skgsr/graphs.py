@@ -376,6 +376,9 @@ def check_adjacency(graph, n_nodes=None, *, name="graph"):
         If ``graph`` is not an array, a sparse matrix or a networkx graph, or its
         weights are not numbers.
     """
+    if _is_canonical(graph):  # checked before: no copy, no rebuild
+        _check_n_nodes(graph, n_nodes, name)
+        return graph
     adjacency = _as_csr(graph, name)
     if adjacency.ndim != 2 or adjacency.shape[0] != adjacency.shape[1]:
         raise ValueError(
@@ -404,21 +407,14 @@ def check_adjacency(graph, n_nodes=None, *, name="graph"):
             f"{name} is not symmetric (max |A - A^T| = {asym.max():g}); GSR needs an "
             "undirected graph. Symmetrize it, e.g. (A + A.T) / 2."
         )
-    if n_nodes is not None and adjacency.shape[0] != n_nodes:
-        raise ValueError(
-            f"{name} has {adjacency.shape[0]} nodes but the structured layer has "
-            f"n_components={n_nodes} neurons; they must match (one node per neuron)."
-        )
+    _check_n_nodes(adjacency, n_nodes, name)
     adjacency.setdiag(0)
     adjacency.eliminate_zeros()
-    # the penalty runs in float32: a degree beyond its range is an infinite
-    # Laplacian entry, and a diverging fit that blames the learning rate
-    largest = float(np.finfo(np.float32).max)
-    degree = float(adjacency.sum(axis=1).max()) if adjacency.nnz else 0.0
-    if degree > largest:
+    degree = _largest_degree(adjacency)
+    if degree > _FLOAT32_MAX:
         raise ValueError(
             f"{name} has weighted degrees up to {degree:.3g}, beyond the float32 "
-            f"range (max {largest:.3g}) in which skgsr trains; rescale the edge "
+            f"range (max {_FLOAT32_MAX:.3g}) in which skgsr trains; rescale the edge "
             "weights, e.g. A / A.max()."
         )
     # exact symmetry, so that edge lists built from the upper triangle are faithful
@@ -427,6 +423,49 @@ def check_adjacency(graph, n_nodes=None, *, name="graph"):
     if _same_csr(graph, adjacency):
         return graph  # already canonical: the caller's object, not a copy
     return adjacency
+
+
+# The penalty runs in float32: a degree beyond its range is an infinite
+# Laplacian entry, and a diverging fit that blames the learning rate.
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _largest_degree(adjacency):
+    return float(adjacency.sum(axis=1).max()) if adjacency.nnz else 0.0
+
+
+def _check_n_nodes(adjacency, n_nodes, name):
+    if n_nodes is not None and adjacency.shape[0] != n_nodes:
+        raise ValueError(
+            f"{name} has {adjacency.shape[0]} nodes but the structured layer has "
+            f"n_components={n_nodes} neurons; they must match (one node per neuron)."
+        )
+
+
+def _is_canonical(graph):
+    """Whether ``graph`` is already what :func:`check_adjacency` returns: a
+    non-empty square float64 CSR array with sorted, unique indices, positive
+    finite weights, no diagonal entry, exactly symmetric, degrees within
+    float32's range. A few passes over its entries and one transposition,
+    where the full check builds three new matrices (a rebuilt learned graph is
+    checked by the penalty and by the objective's far pairs)."""
+    if not (
+        isinstance(graph, sp.csr_array)
+        and graph.dtype == np.float64
+        and graph.ndim == 2
+        and graph.shape[0] == graph.shape[1] > 0
+        and graph.has_canonical_format
+    ):
+        return False
+    data, n = graph.data, graph.shape[0]
+    if not (np.all(data > 0) and np.all(np.isfinite(data))):
+        return False
+    rows = np.repeat(np.arange(n), np.diff(graph.indptr))
+    if np.any(rows == graph.indices) or _largest_degree(graph) > _FLOAT32_MAX:
+        return False
+    transposed = graph.T.tocsr()
+    transposed.sort_indices()
+    return _same_csr(graph, transposed)
 
 
 def _as_csr(graph, name):
@@ -878,18 +917,21 @@ def _nearest_neighbors(points, k, sq=None):
         d2 += sq[start:stop, None]
         d2 += sq[None, :]
         d2[np.arange(stop - start), np.arange(start, stop)] = np.inf  # not itself
-        distances[start:stop], indices[start:stop] = _smallest(d2, k)
+        nearest_d2, indices[start:stop] = _smallest(d2, k)
+        distances[start:stop] = np.sqrt(np.maximum(nearest_d2, 0.0))
     return distances, indices
 
 
-def _smallest(d2, k):
-    """Per row of squared distances, the ``k`` smallest as distances (ascending,
-    ties in index order) and their columns."""
-    part = np.argpartition(d2, k - 1, axis=1)[:, :k]
-    part_d2 = np.take_along_axis(d2, part, axis=1)
-    order = np.argsort(part_d2, axis=1, kind="stable")
-    nearest_d2 = np.take_along_axis(part_d2, order, axis=1)
-    return np.sqrt(np.maximum(nearest_d2, 0.0)), np.take_along_axis(part, order, axis=1)
+def _smallest(values, k):
+    """Per row, the ``k`` smallest values (ascending, ties in index order) and
+    their columns."""
+    part = np.argpartition(values, k - 1, axis=1)[:, :k]
+    part_values = np.take_along_axis(values, part, axis=1)
+    order = np.argsort(part_values, axis=1, kind="stable")
+    return (
+        np.take_along_axis(part_values, order, axis=1),
+        np.take_along_axis(part, order, axis=1),
+    )
 
 
 # Side of the square blocks in which _mirror_upper copies a triangle.
@@ -931,14 +973,14 @@ def _partial_correlation_neighbors(points, k):
         )
     precision = _mirror_upper(upper)
     scale = 1.0 / np.sqrt(np.diag(precision))
-    # d^2 = 2 (1 - rho) with rho = -precision_ij scale_i scale_j
-    d2 = precision
-    d2 *= scale[:, None]
-    d2 *= scale[None, :]
-    d2 += 1.0
-    d2 *= 2.0
-    d2[np.diag_indices(n)] = np.inf  # not itself
-    return _smallest(d2, k)
+    # rho_ij = -precision_ij scale_i scale_j: within row i (scale_i > 0), the
+    # largest partial correlations are the smallest precision_ij scale_j
+    ranked = precision
+    ranked *= scale
+    ranked[np.diag_indices(n)] = np.inf  # not itself
+    nearest, indices = _smallest(ranked, k)
+    rho = -nearest * scale[:, None]
+    return np.sqrt(np.maximum(2.0 * (1.0 - rho), 0.0)), indices
 
 
 def _index_summary(indices, limit=10):

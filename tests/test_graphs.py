@@ -5,6 +5,7 @@ graph family), not by the construction code; networkx, where installed, gives a
 second, independently written construction to compare against exactly.
 """
 
+import re
 import subprocess
 import sys
 
@@ -643,6 +644,70 @@ def test_check_adjacency_returns_a_canonical_graph_itself():
     checked = check_adjacency(single)
     assert checked is not single and checked.dtype == np.float64
     assert (checked != A).nnz == 0
+
+
+def _nearly_canonical_graphs():
+    """A canonical graph, and CSR float64 graphs that each break one of the
+    canonical form's conditions (all of them valid or refused input)."""
+    rng = np.random.RandomState(3)
+    R = sp.random(30, 30, density=0.2, random_state=rng)
+    A = check_adjacency(R + R.T)
+    yield "canonical", A
+    for what in (
+        "one ulp asymmetric",
+        "explicit zero",
+        "diagonal",
+        "negative",
+        "unsorted",
+        "infinite",
+        "float32 overflow",
+        "wrong n_nodes",
+    ):
+        B = A.copy()
+        r = int(np.argmax(np.diff(B.indptr)))
+        first = slice(B.indptr[r], B.indptr[r + 1])  # the fullest row's entries
+        if what == "one ulp asymmetric":
+            B.data[0] = np.nextafter(B.data[0], 2.0)
+        elif what == "explicit zero":  # both (0, j) and (j, 0) stored as 0
+            j = B.indices[0]
+            B.data[0] = 0.0
+            row_j = slice(B.indptr[j], B.indptr[j + 1])
+            B.data[row_j][B.indices[row_j] == 0] = 0.0
+        elif what == "diagonal":
+            B = sp.csr_array(B + 0.5 * sp.eye_array(30))
+        elif what == "negative":
+            B = sp.csr_array(-B)
+        elif what == "unsorted":
+            B.indices[first] = B.indices[first][::-1].copy()
+            B.data[first] = B.data[first][::-1].copy()
+            B.has_sorted_indices = False
+        elif what == "infinite":
+            B.data[:] = np.inf
+        elif what == "float32 overflow":
+            B = sp.csr_array(B * 1e300)
+        yield what, B
+
+
+@pytest.mark.parametrize(
+    "what, graph", list(_nearly_canonical_graphs()), ids=lambda v: str(v)[:20]
+)
+def test_check_adjacency_fast_path_agrees_with_the_full_check(what, graph):
+    """A canonical graph comes back through a few passes over its entries
+    (graphs._is_canonical), not the full rebuild: whatever the input, the
+    result, or the error, is the full check's."""
+    n_nodes = 29 if what == "wrong n_nodes" else None
+    try:
+        expected = check_adjacency(graph.tolil(), n_nodes=n_nodes)  # the full path
+    except ValueError as exc:
+        with pytest.raises(ValueError, match=re.escape(str(exc)[:40])):
+            check_adjacency(graph, n_nodes=n_nodes)
+        assert what in ("negative", "infinite", "float32 overflow", "wrong n_nodes")
+        return
+    checked = check_adjacency(graph, n_nodes=n_nodes)
+    assert graphs._is_canonical(checked)
+    if what == "canonical":
+        assert checked is graph
+    np.testing.assert_array_equal(checked.toarray(), expected.toarray())
 
 
 @pytest.mark.parametrize("hops", [0, 1, 2, 3])
