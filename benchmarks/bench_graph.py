@@ -81,6 +81,7 @@ def measure(filter, X, args):
         graph="learned",
         **objective,
         filter_method=args.method,
+        graph_metric=args.graph_metric,
         graph_warmup=1,
         max_iter=1 + 5 * n_rebuilds,
         tol=0.0,
@@ -159,6 +160,11 @@ def main(argv=None):
         default="auto",
         choices=["auto", "exact", "chebyshev"],
         help="filter_method of the estimators",
+    )
+    parser.add_argument(
+        "--graph-metric",
+        default="auto",
+        help="graph_metric of the estimators (graph_kernel stays 'auto')",
     )
     parser.add_argument("--out", help="write the results as JSON")
     args = parser.parse_args(argv)
