@@ -105,9 +105,7 @@ def measure(filter, X, args):
     n_neighbors = GraphRegularizer(
         graph="learned", n_nodes=est.n_components, n_neighbors=est.n_neighbors
     ).n_neighbors_
-    kernel, metric = _resolved_construction(
-        est.graph_kernel, est.graph_metric, est.learned_objective
-    )
+    kernel, metric = _resolved_construction(est.graph_kernel, est.graph_metric)
     knn_s = _best_of(
         lambda: coactivation_graph(
             H, n_neighbors, metric=metric, kernel=kernel, return_inactive=True
@@ -163,7 +161,7 @@ def main(argv=None):
     )
     parser.add_argument(
         "--graph-metric",
-        default="auto",
+        default="correlation",
         help="graph_metric of the estimators (graph_kernel stays 'auto')",
     )
     parser.add_argument("--out", help="write the results as JSON")

@@ -121,8 +121,11 @@ RECIPES = {
     # and averaged with the co-activation graph, at every rebuild
     "default_local": {"library": True, "library_graph": "local"},
     "default_consensus": {"library": True, "library_graph": "consensus"},
+    # the default's graph spelled out: correlations, Gaussian weights
+    "default_correlation": {"library": True, "graph_metric": "correlation"},
     # the learned graph of partial correlations, weighted by the Gaussian of
-    # their distances or by the partial correlations themselves
+    # their distances or by the partial correlations themselves (the option's
+    # default weights)
     "default_partial": {"library": True, "graph_metric": "partial_correlation"},
     "default_partial_similarity": {
         "library": True,

@@ -152,7 +152,7 @@ class BaseGSR(FittedNetworkMixin, TransformerMixin, BaseEstimator):
         graph_update_interval=5,
         graph_n_samples=1000,
         graph_kernel="auto",
-        graph_metric="auto",
+        graph_metric="correlation",
         learned_objective="modules",
         activation="relu",
         embedding_activation="auto",

@@ -116,17 +116,15 @@ COMMON_PARAMETERS = """
         weights (see :func:`skgsr.graphs.coactivation_graph`). ``"auto"``:
         ``"similarity"`` for ``graph_metric="partial_correlation"``,
         ``"gaussian"`` for the other metrics.
-    graph_metric : {"auto", "partial_correlation", "correlation", "cosine", \
-"euclidean"}, default="auto"
+    graph_metric : {"correlation", "partial_correlation", "cosine", \
+"euclidean"}, default="correlation"
         Distance between neurons in the learned graph. ``"correlation"`` joins
         neurons whose activations rise and fall together whatever their offset
         and scale; ``"partial_correlation"`` those that still do given all the
         other neurons, which keeps apart neurons of modules whose activities
-        are correlated (see :func:`skgsr.graphs.coactivation_graph`).
-        ``"auto"``: ``"partial_correlation"`` with
-        ``learned_objective="modules"``, ``"correlation"`` with ``"smooth"``
-        (the papers' graph); the user guide's :ref:`learned_graph` has the
-        study.
+        are correlated, on layers much narrower than ``graph_n_samples`` (see
+        :func:`skgsr.graphs.coactivation_graph`, and the user guide's
+        :ref:`learned_graph_partial` for when it helps and when it hurts).
     learned_objective : {"modules", "smooth"}, default="modules"
         What the structured layer is trained with on a learned graph (other
         graphs ignore it). ``"modules"``: neurons more than 2 edges apart in the

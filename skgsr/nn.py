@@ -57,7 +57,7 @@ PARAMETER_CONSTRAINTS = {
     "graph_update_interval": [Interval(Integral, 1, None, closed="left")],
     "graph_n_samples": [Interval(Integral, 1, None, closed="left")],
     "graph_kernel": [StrOptions({"auto", *graphs._COACTIVATION_KERNELS})],
-    "graph_metric": [StrOptions({"auto", *graphs._COACTIVATION_METRICS})],
+    "graph_metric": [StrOptions(set(graphs._COACTIVATION_METRICS))],
     "learned_objective": [StrOptions({"modules", "smooth"})],
 }
 
@@ -83,17 +83,11 @@ def _auto_neighbors(n_nodes):
     return max(1, min(max(2, round(n_nodes / 6)), n_nodes - 1))
 
 
-def _resolved_construction(kernel, metric, objective):
-    """``(kernel, metric)`` of the learned graph with ``"auto"`` resolved.
-
-    The ``modules`` objective learns a graph of partial correlations weighted by
-    them: neurons of modules whose activities are correlated are correlated
-    too, but not given the rest of their own module (the user guide's
-    :ref:`learned_graph` has the study). The papers' ``smooth`` objective keeps
-    their correlation graph with Gaussian weights.
-    """
-    if metric == "auto":
-        metric = "partial_correlation" if objective == "modules" else "correlation"
+def _resolved_construction(kernel, metric):
+    """``(kernel, metric)`` of the learned graph with ``kernel="auto"`` resolved:
+    partial correlations weighted by themselves (a Gaussian of their distances
+    flattens them, see :func:`skgsr.graphs.coactivation_graph`), the other
+    metrics by the Gaussian kernel."""
     if kernel == "auto":
         kernel = "similarity" if metric == "partial_correlation" else "gaussian"
     if kernel == "similarity" and metric == "euclidean":
@@ -407,11 +401,9 @@ graph_kernel, graph_metric
         ``graph_n_samples`` samples, rebuilt every ``graph_update_interval``
         epochs (see :func:`skgsr.graphs.coactivation_graph`).
         ``n_neighbors="auto"`` is a sixth of the width, ``round(n_nodes / 6)``
-        within ``[2, n_nodes - 1]`` (``n_neighbors_``). ``graph_metric="auto"``
-        is ``"partial_correlation"`` with ``learned_objective="modules"`` and
-        ``"correlation"`` with ``"smooth"``; ``graph_kernel="auto"`` is
-        ``"similarity"`` for partial correlations and ``"gaussian"`` for the
-        other metrics.
+        within ``[2, n_nodes - 1]`` (``n_neighbors_``). ``graph_kernel="auto"``
+        is ``"similarity"`` for ``graph_metric="partial_correlation"`` and
+        ``"gaussian"`` for the other metrics.
     learned_objective : {"modules", "smooth"}, default="modules"
         What a learned graph is trained with (ignored for other graphs).
         ``"smooth"``: the papers' recipe, the ``filter`` penalty on the learned
@@ -504,7 +496,7 @@ graph_kernel, graph_metric
         graph_update_interval=5,
         graph_n_samples=1000,
         graph_kernel="auto",
-        graph_metric="auto",
+        graph_metric="correlation",
         learned_objective="modules",
         flatten=False,
         random_state=None,
@@ -546,7 +538,7 @@ graph_kernel, graph_metric
                 graph_warmup,
                 graph_update_interval,
                 graph_n_samples,
-                *_resolved_construction(graph_kernel, graph_metric, learned_objective),
+                *_resolved_construction(graph_kernel, graph_metric),
             )
         self._layer = None
         self._handle = None

@@ -77,8 +77,7 @@ print(
 # 32 structured neurons and the defaults of the learned graph: 10 warm-up
 # epochs, a new graph every 5 epochs from up to 1000 encoded samples, each
 # neuron joined to ``n_neighbors="auto"`` others (a sixth of the width: 5 here)
-# by partial correlation (how two neurons co-vary given all the others),
-# which also weighs the edges. ``alpha=1``: with the
+# by a Gaussian-weighted correlation kNN graph. ``alpha=1``: with the
 # ``"modules"`` objective the study recovered modules best at this strength on
 # every family it tried (the estimators' default ``alpha``, 0.1, was chosen on
 # predefined graphs). 60 epochs without early stop (``tol=0``), so that both
@@ -130,9 +129,9 @@ print(f"MSE ratio alpha=1 / alpha=0: {gsr.score(X) / plain.score(X):.2f}")
 # %%
 # Reading the learned graph's clusters tells which features go together
 # exactly (1.00), where the plain network's co-activation graph merges modules
-# (0.77), for a reconstruction error 15% higher. The neurons' own modules (the
+# (0.77), for a reconstruction error 14% higher. The neurons' own modules (the
 # second column: spectral clusters against each neuron's preferred module) tell
-# the same story: the objective aligns each neuron with one module (0.75
+# the same story: the objective aligns each neuron with one module (0.68
 # against 0.19).
 #
 # Without known modules, ``graph_modularity_`` is what one can read: how
@@ -231,12 +230,10 @@ plt.show()
 # development seeds 0-4) the learned graph's clusters give the true modules of
 # features exactly on three seeds and at 0.77 (two modules merged) on two,
 # against 0.36-0.77 for the plain network's co-activation graph, for a
-# reconstruction error 13-21% higher; its modularity is 0.63-0.78, and 0.31 on
+# reconstruction error 13-20% higher; its modularity is 0.64-0.74, and 0.33 on
 # noise. Modules whose activities correlate strongly (as the cluster centres
-# here make them) are what it still merges at times; on the study's held-out
-# seeds of this family, with the estimators' own training at ``alpha=0.1``,
-# the mean was 0.90 at 32 neurons (worst seed 0.71) and 0.95 at 64 (0.77),
-# where the former correlation graph gave 0.80 and 0.73 (:ref:`learned_graph`,
-# :ref:`learned_graph_partial`). The same
+# here make them) are what it still merges: on the study's held-out seeds of
+# this family the mean was 0.86 at 32 neurons, 0.81 at 64 (worst seed 0.77),
+# and 0.89-1.00 on the other families (:ref:`learned_graph`). The same
 # method on real single-cell data:
 # :ref:`sphx_glr_auto_examples_plot_single_cell_learned_graph.py`.

@@ -185,30 +185,28 @@ fig.colorbar(im, ax=axes, label="mean standardized program score")
 # What it shows
 # -------------
 # Here the learned graph does **not** do better than the plain network. Its
-# modularity (0.27) is about that of the same model on shuffled genes (0.24),
-# below the plain network's co-activation graph (0.43): it found no modules.
-# Some of its modules follow known programs (monocyte ``CST3``/``LST1``, NK
-# ``NKG7``/``GNLY``/``GZMB``, dendritic ``FCER1A``), others follow
-# housekeeping genes (``HSP90AB1``, ``U2AF1``, ribosomal and proteasome
-# genes...); 4 of its 6 modules have a marker of the cell type where they are
-# active among their top 8 genes. The plain network's graph has cleaner
-# programs, all 6 with markers: MHC class II and ``CST3`` in dendritic cells,
-# ``LYZ``/``LST1`` in monocytes, ``CD3D``/``CD3E``/``IL32`` in T cells,
-# ``GNLY``/``NKG7``/``GZMB`` in NK cells. The reconstruction error is 4%
-# higher with the penalty. (Measured with the graph of partial correlations,
-# the default since 2026-12-03; with the former correlation graph it was the
-# same picture: 0.28 against 0.29 on shuffled genes.)
+# modularity (0.28) is that of the same model on shuffled genes (0.29), below
+# the plain network's co-activation graph (0.43): it found no modules. Some of
+# its modules follow known programs (T-cell ``CD3D``/``CD3E``, NK ``GNLY``,
+# ``NKG7``, ``GZMB``, but mixed with the B-cell ``MS4A1`` and ``CD79A``), others
+# follow housekeeping genes (``HNRNPF``, ``EIF3D``...); 4 of its 6 modules have
+# a marker of the cell type where they are active among their top 8 genes. The
+# plain network's graph has cleaner programs, all 6 with markers: MHC class II
+# and ``CST3`` in
+# dendritic cells, ``LYZ``/``LST1`` in monocytes, ``CD3D``/``CD3E``/``IL32`` in T
+# cells, ``GNLY``/``NKG7``/``GZMB`` in NK cells. The reconstruction error is 4%
+# higher with the penalty.
 #
 # The reason is the objective's coverage term: it makes the neurons cover every
 # input, and most of these 765 genes belong to no program. Without it (a
 # measurement outside this example,
 # ``benchmarks/bench_learned_graph_single_cell.py``, seeds 0 and 1) the learned
-# graph was modular (0.54 and 0.45, against 0.32 and 0.31 on shuffled genes),
+# graph was modular (0.66 and 0.51, against 0.31 and 0.35 on shuffled genes),
 # but on the library's synthetic data it recovered modules less well (0.88
 # against 0.92 on average, ``benchmarks/README.rst``), so the default keeps it.
-# The papers' smoothing (``learned_objective="smooth"``) scores 0.52-0.63
-# here, 0.32-0.47 on the shuffled genes: above them, but it also makes modules
-# out of pure noise on synthetic data (:ref:`learned_graph`). On data like
-# these, read ``graph_modularity_`` against a fit on shuffled data before
-# reading modules off the graph.
+# The papers' smoothing (``learned_objective="smooth"``) is no clear way out:
+# its graphs here score 0.52-0.63, and 0.32-0.47 on the shuffled genes, but it
+# makes modules out of pure noise on synthetic data too. On data like these,
+# read ``graph_modularity_`` against a fit on shuffled data before reading
+# modules off the graph (:ref:`learned_graph`).
 plt.show()
