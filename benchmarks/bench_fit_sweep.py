@@ -62,6 +62,7 @@ ABLATIONS = {
     "alpha0-no_block_gather": (0.0, "one index_select per batch"),
     "alpha0-monitor_4MB": (0.0, "PenaltyMonitor gathers 4 MB, not 256 kB"),
     "alpha0-monitor_all": (0.0, "the penalty measured on every batch, not ~8"),
+    "alpha0-monitor_none": (0.0, "no penalty measured at all: the monitor's cost"),
     "grid-no_hook": (1e-3, "penalty through its autograd node, not the hook"),
     "grid-sparse_product": (1e-3, "sparse L x (no dense matrix, no lattice)"),
 }
@@ -113,6 +114,16 @@ def ablation(name):
             return monitor(self, every=1)
 
         patch(gsr_nn.GraphRegularizer, "monitor", every_batch)
+    elif kind == "monitor_none":
+
+        class Unmeasured(_training.SampledMonitor):
+            def _record(self, z, sample_weight, inputs):
+                pass
+
+            def _total(self):
+                return None
+
+        patch(gsr_nn.GraphRegularizer, "monitor", lambda self, every=1: Unmeasured())
     elif kind == "no_hook":
 
         def add_penalty(self, loss, sample_weight=None, output=None, inputs=None):
