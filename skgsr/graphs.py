@@ -758,12 +758,7 @@ default="correlation"
         raise ValueError(
             f"Unknown kernel {kernel!r}; use 'binary', 'gaussian' or 'similarity'."
         )
-    if kernel == "similarity" and metric == "euclidean":
-        raise ValueError(
-            "kernel='similarity' weighs edges by a correlation or cosine; use it "
-            "with metric='correlation', 'partial_correlation' or 'cosine', not "
-            "'euclidean'."
-        )
+    _check_similarity_metric(kernel, metric)
     H = _check_activations(activations)
     n_neurons = H.shape[1]
     if isinstance(n_neighbors, bool) or not isinstance(n_neighbors, numbers.Integral):
@@ -824,6 +819,17 @@ default="correlation"
     adjacency.eliminate_zeros()
     adjacency.sort_indices()
     return (adjacency, inactive) if return_inactive else adjacency
+
+
+def _check_similarity_metric(kernel, metric, prefix=""):
+    """``kernel="similarity"`` needs a metric that is a similarity's distance;
+    ``prefix`` names the parameters as the caller takes them (``"graph_"``)."""
+    if kernel == "similarity" and metric == "euclidean":
+        raise ValueError(
+            f"{prefix}kernel='similarity' weighs edges by a correlation or cosine; "
+            f"use it with {prefix}metric='correlation', 'partial_correlation' or "
+            "'cosine', not 'euclidean'."
+        )
 
 
 # Up to this many nodes, _pairs_within walks with dense products (16 MB).

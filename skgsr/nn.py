@@ -90,12 +90,8 @@ def _resolved_construction(kernel, metric):
     metrics by the Gaussian kernel."""
     if kernel == "auto":
         kernel = "similarity" if metric == "partial_correlation" else "gaussian"
-    if kernel == "similarity" and metric == "euclidean":
-        raise ValueError(
-            "graph_kernel='similarity' weighs edges by a correlation or cosine; use "
-            "it with graph_metric='correlation', 'partial_correlation' or 'cosine', "
-            "not 'euclidean'."
-        )
+    # at construction: a rebuild that fails only warns
+    graphs._check_similarity_metric(kernel, metric, prefix="graph_")
     return kernel, metric
 
 
