@@ -57,7 +57,6 @@ from ._torch_utils import (
 )
 from ._training import (
     INFERENCE_BATCH,
-    MONITORED_BATCHES,
     Batches,
     DivergenceError,
     EarlyStopping,
@@ -67,6 +66,7 @@ from ._training import (
     constant_prediction_loss,
     fitting_alone,
     learned_graph_modularity,
+    monitored_every,
     split_validation,
 )
 from ._warnings import warn
@@ -626,11 +626,14 @@ class BaseGSR(FittedNetworkMixin, TransformerMixin, BaseEstimator):
         meter = LossMeter(eager=state.device.type == "cpu")
         state.monitor = None
         if self.alpha == 0 and state.penalty_applied:
-            # the penalty is measured for penalty_curve_, not trained on: on
-            # MONITORED_BATCHES batches spread over the (shuffled) epoch
+            # the penalty is measured for penalty_curve_, not trained on: on a
+            # few batches spread over the (shuffled) epoch
             n_batches = -(-data.n_samples // batch_size)
+            width = state.regularizer.n_nodes_
             state.monitor = state.regularizer.monitor(
-                every=n_batches // MONITORED_BATCHES
+                every=monitored_every(
+                    n_batches, min(batch_size, data.n_samples) * width
+                )
             )
         # the epoch's targets and weights in its order: each batch a view
         targets = None if targets is None else targets[order.to(targets.device)]

@@ -288,6 +288,19 @@ class LossMeter:
 # Batches per epoch on which an alpha=0 fit measures its penalty (see
 # SampledMonitor): enough for a curve, a small share of a long epoch's steps.
 MONITORED_BATCHES = 8
+# ... and at most this many activations (batch size x width), at least one
+# batch: a penalty pass over a wide layer's batch costs 1.5-2 training steps
+# (benchmarks/README.rst, "What the alpha=0 monitor costs")
+MONITORED_VALUES = 1 << 22
+
+
+def monitored_every(n_batches, batch_values):
+    """Measure every how many-th batch of an epoch of ``n_batches`` batches of
+    ``batch_values`` activations each: about :data:`MONITORED_BATCHES` batches,
+    fewer when they would hold more than :data:`MONITORED_VALUES` activations,
+    never none."""
+    affordable = max(1, MONITORED_VALUES // max(1, batch_values))
+    return max(1, n_batches // min(MONITORED_BATCHES, affordable))
 
 
 class SampledMonitor:

@@ -10,7 +10,14 @@ from sklearn.exceptions import ConvergenceWarning
 
 from skgsr import GSRAutoencoder, GSRClassifier, GSRRegressor
 from skgsr._torch_utils import fused_optimizer_kwargs
-from skgsr._training import MONITORED_BATCHES, Batches, LossMeter, PenaltyMonitor
+from skgsr._training import (
+    MONITORED_BATCHES,
+    MONITORED_VALUES,
+    Batches,
+    LossMeter,
+    PenaltyMonitor,
+    monitored_every,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -199,6 +206,38 @@ def test_alpha_zero_penalty_curve_samples_the_batches_of_a_long_epoch(
     # the first batch and every `every`-th: about MONITORED_BATCHES of them
     assert MONITORED_BATCHES <= len(values[sampled]) < 2 * MONITORED_BATCHES
     assert est.penalty_curve_[0] != pytest.approx(values @ sizes / sizes.sum(), 1e-7)
+
+
+def test_monitored_every_keeps_a_wide_layer_to_its_budget():
+    # a narrow layer: about MONITORED_BATCHES batches, all when there are fewer
+    assert monitored_every(90, 200 * 64) == 90 // MONITORED_BATCHES
+    assert monitored_every(5, 200 * 64) == 1
+    # a wide one: as many batches as MONITORED_VALUES activations allow ...
+    assert monitored_every(90, MONITORED_VALUES // 3) == 30
+    # ... and at least one, however wide
+    assert monitored_every(90, 200 * 16384) == 90
+    assert monitored_every(90, 4 * MONITORED_VALUES) == 90
+    assert monitored_every(1, 4 * MONITORED_VALUES) == 1
+
+
+def test_alpha_zero_penalty_curve_of_a_wide_layer_measures_fewer_batches(
+    digits, monkeypatch
+):
+    import skgsr._training
+
+    X, y = digits
+    width = 16  # n_components below: the structured layer
+    # room for 3 batches of 10 rows (of the 30 an epoch has)
+    monkeypatch.setattr(skgsr._training, "MONITORED_VALUES", 3 * 10 * width)
+    est, values, sizes = _recorded_alpha_zero_fit(
+        X, y, monkeypatch, batch_size=10, n_components=width
+    )
+    assert est.feature_graph_.shape == (width, width)
+    n_batches = len(values)  # 30
+    sampled = slice(None, None, n_batches // 3)
+    assert len(values[sampled]) == 3
+    expected = values[sampled] @ sizes[sampled] / sizes[sampled].sum()
+    assert est.penalty_curve_[0] == pytest.approx(expected, 1e-5)
 
 
 @pytest.mark.parametrize("sparse", [False, True])
