@@ -61,7 +61,7 @@ ABLATIONS = {
     "alpha0-no_direct_adam": (0.0, "optimizer.step() instead of OptimizerSteps"),
     "alpha0-no_block_gather": (0.0, "one index_select per batch"),
     "alpha0-monitor_4MB": (0.0, "PenaltyMonitor gathers 4 MB, not 256 kB"),
-    "alpha0-monitor_all": (0.0, "the penalty measured on every batch, not ~8"),
+    "alpha0-monitor_all": (0.0, "the penalty measured on every batch, not ~8 or fewer"),
     "alpha0-monitor_none": (0.0, "no penalty measured at all: the monitor's cost"),
     "grid-no_hook": (1e-3, "penalty through its autograd node, not the hook"),
     "grid-sparse_product": (1e-3, "sparse L x (no dense matrix, no lattice)"),

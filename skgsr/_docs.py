@@ -219,8 +219,9 @@ FITTED_ATTRIBUTES = """
         ``learned_objective="modules"``'s objective with a learned graph;
         NaN while a learned graph is warming up. The mean over the epoch's
         batches; with ``alpha=0`` (measured, not trained on) the mean over about
-        8 batches spread over the epoch, which spares a wide layer's fit a
-        penalty pass per batch.
+        8 batches spread over the epoch (fewer on a wide layer: at most about
+        4 million activations, and at least one batch), which spares a wide
+        layer's fit a penalty pass per batch.
     graph_history_ : list of scipy.sparse.csr_array
         With ``graph="learned"``: the learned graphs in the order they were
         built (the last 50), to watch the structure form;
