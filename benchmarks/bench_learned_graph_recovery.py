@@ -121,6 +121,9 @@ RECIPES = {
     # and averaged with the co-activation graph, at every rebuild
     "default_local": {"library": True, "library_graph": "local"},
     "default_consensus": {"library": True, "library_graph": "consensus"},
+    # the repulsion on every pair that is not an edge (pairs more than 1 edge
+    # apart) instead of more than 2
+    "default_far1": {"library": True, "library_far_hops": 1},
     # the default's graph spelled out: correlations, Gaussian weights
     "default_correlation": {"library": True, "graph_metric": "correlation"},
     # the learned graph of partial correlations, weighted by the Gaussian of
@@ -620,6 +623,19 @@ def modules_weights(weights):
         skgsr.nn._MODULES_WEIGHTS.update(saved)
 
 
+@contextmanager
+def far_hops(hops):
+    """The ``modules`` objective's repulsion on pairs more than ``hops`` edges
+    apart (None: the library's)."""
+    saved = skgsr.nn._FAR_HOPS
+    if hops is not None:
+        skgsr.nn._FAR_HOPS = hops
+    try:
+        yield
+    finally:
+        skgsr.nn._FAR_HOPS = saved
+
+
 def local_differences(H):
     """Each row of ``H`` minus the row nearest to it (Euclidean, itself excluded)."""
     from sklearn.neighbors import NearestNeighbors
@@ -673,6 +689,7 @@ def fit_one(family, seed, width, params, alpha, fit_seed, fit, n_samples):
         warnings.catch_warnings(),
         modules_weights(params.get("library_weights")),
         learned_graph_variant(params.get("library_graph")),
+        far_hops(params.get("library_far_hops")),
     ):
         warnings.simplefilter("ignore")
         estimator = make_study_estimator(
