@@ -124,6 +124,9 @@ RECIPES = {
     # the repulsion on every pair that is not an edge (pairs more than 1 edge
     # apart) instead of more than 2
     "default_far1": {"library": True, "library_far_hops": 1},
+    # neighbourhoods of a quarter and a ninth of the width instead of a sixth
+    "default_n4": {"library": True, "n_neighbors": "n/4"},
+    "default_n9": {"library": True, "n_neighbors": "n/9"},
     # the default's graph spelled out: correlations, Gaussian weights
     "default_correlation": {"library": True, "graph_metric": "correlation"},
     # the learned graph of partial correlations, weighted by the Gaussian of
@@ -557,12 +560,15 @@ def make_study_estimator(params, random_state):
     """A StudyAutoencoder from a recipe's parameters (a GSRAutoencoder for the
     library's recipes)."""
     plain = {k: v for k, v in params.items() if not k.startswith(("study_", "library"))}
+    if isinstance(plain.get("n_neighbors"), str) and plain["n_neighbors"].startswith(
+        "n/"
+    ):  # a fraction of the width
+        share = float(plain["n_neighbors"][2:])
+        plain["n_neighbors"] = max(1, round(plain["n_components"] / share))
     if params.get("library"):
         cls = RelativeAutoencoder if params.get("library_relative") else GSRAutoencoder
         return cls(graph="learned", random_state=random_state, **plain)
     plain = {**LIBRARY_BEFORE, **plain}
-    if plain.get("n_neighbors") == "n/6":
-        plain["n_neighbors"] = max(1, round(plain["n_components"] / 6))
     estimator = StudyAutoencoder(graph="learned", random_state=random_state, **plain)
     for key, value in params.items():
         if key.startswith("study_"):
