@@ -127,6 +127,8 @@ RECIPES = {
     # neighbourhoods of a quarter and a ninth of the width instead of a sixth
     "default_n4": {"library": True, "n_neighbors": "n/4"},
     "default_n9": {"library": True, "n_neighbors": "n/9"},
+    "default_n3": {"library": True, "n_neighbors": "n/3"},
+    "default_n5": {"library": True, "n_neighbors": "n/5"},
     # the default's graph spelled out: correlations, Gaussian weights
     "default_correlation": {"library": True, "graph_metric": "correlation"},
     # the learned graph of partial correlations, weighted by the Gaussian of
