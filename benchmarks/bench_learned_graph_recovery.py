@@ -121,6 +121,8 @@ RECIPES = {
     # and averaged with the co-activation graph, at every rebuild
     "default_local": {"library": True, "library_graph": "local"},
     "default_consensus": {"library": True, "library_graph": "consensus"},
+    # the learned graph averaged over rebuilds (hysteresis)
+    "default_memory": {"library": True, "library_graph": "memory"},
     # the repulsion on every pair that is not an edge (pairs more than 1 edge
     # apart) instead of more than 2
     "default_far1": {"library": True, "library_far_hops": 1},
@@ -653,13 +655,20 @@ def local_differences(H):
     return H - H[nearest]
 
 
+#: Weights of the "memory" graph below this are dropped (after about 7 rebuilds).
+MEMORY_FLOOR = 1e-2
+
+
 @contextmanager
 def learned_graph_variant(kind):
     """The learned graph built, at every rebuild, from the encoded rows' local
     co-variation: the kNN graph of the neurons' changes between each row and its
     nearest row in the layer's activations (``"local"``), which leaves out what
     moves whole groups of samples together, or the mean of that graph and the
-    co-activation graph (``"consensus"``). None: the library's graph."""
+    co-activation graph (``"consensus"``); or the co-activation graph averaged
+    with the previous rebuild's graph (``"memory"``: each graph's weights
+    halve at every rebuild after it, dropped below ``MEMORY_FLOOR``). None: the
+    library's graph."""
     from skgsr import _training
 
     original = _training.LearnedGraph.build
@@ -677,6 +686,15 @@ def learned_graph_variant(kind):
         )
 
     def build(self, activations):
+        if kind == "memory":
+            graph, inactive = knn(self, activations)
+            previous = getattr(self, "_study_previous", None)
+            if previous is not None:
+                graph = (graph + previous) / 2
+                graph.data[graph.data < MEMORY_FLOOR] = 0.0
+                graph.eliminate_zeros()
+            self._study_previous = graph
+            return graph, inactive
         local, inactive = knn(self, local_differences(activations))
         if kind == "local":
             return local, inactive
