@@ -121,6 +121,11 @@ RECIPES = {
     # and averaged with the co-activation graph, at every rebuild
     "default_local": {"library": True, "library_graph": "local"},
     "default_consensus": {"library": True, "library_graph": "consensus"},
+    # the rebuild schedule: every 2 or every 20 epochs instead of 5, or the
+    # first graph after 30 warm-up epochs instead of 10
+    "default_every2": {"library": True, "graph_update_interval": 2},
+    "default_every20": {"library": True, "graph_update_interval": 20},
+    "default_warmup30": {"library": True, "graph_warmup": 30},
     # the learned graph averaged over rebuilds (hysteresis)
     "default_memory": {"library": True, "library_graph": "memory"},
     # the repulsion on every pair that is not an edge (pairs more than 1 edge
