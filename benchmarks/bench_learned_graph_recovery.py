@@ -126,6 +126,10 @@ RECIPES = {
     "default_every2": {"library": True, "graph_update_interval": 2},
     "default_every20": {"library": True, "graph_update_interval": 20},
     "default_warmup30": {"library": True, "graph_warmup": 30},
+    # the graph's distance and weights: cosine (not centred) instead of
+    # correlation; unit weights instead of the Gaussian kernel
+    "default_cosine": {"library": True, "graph_metric": "cosine"},
+    "default_binary": {"library": True, "graph_kernel": "binary"},
     # the learned graph averaged over rebuilds (hysteresis)
     "default_memory": {"library": True, "library_graph": "memory"},
     # the repulsion on every pair that is not an edge (pairs more than 1 edge
