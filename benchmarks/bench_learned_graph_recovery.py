@@ -140,6 +140,8 @@ RECIPES = {
     "default_n9": {"library": True, "n_neighbors": "n/9"},
     "default_n3": {"library": True, "n_neighbors": "n/3"},
     "default_n5": {"library": True, "n_neighbors": "n/5"},
+    # the square root of the width (6 at 32, 8 at 64, 16 at 256, 32 at 1024)
+    "default_sqrt": {"library": True, "n_neighbors": "sqrt"},
     # the default's graph spelled out: correlations, Gaussian weights
     "default_correlation": {"library": True, "graph_metric": "correlation"},
     # the learned graph of partial correlations, weighted by the Gaussian of
@@ -578,6 +580,8 @@ def make_study_estimator(params, random_state):
     ):  # a fraction of the width
         share = float(plain["n_neighbors"][2:])
         plain["n_neighbors"] = max(1, round(plain["n_components"] / share))
+    if plain.get("n_neighbors") == "sqrt":
+        plain["n_neighbors"] = max(2, round(plain["n_components"] ** 0.5))
     if params.get("library"):
         cls = RelativeAutoencoder if params.get("library_relative") else GSRAutoencoder
         return cls(graph="learned", random_state=random_state, **plain)
