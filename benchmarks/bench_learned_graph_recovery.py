@@ -743,7 +743,7 @@ def fit_one(family, seed, width, params, alpha, fit_seed, fit, n_samples):
     # the same read-out on every fit, baselines included: is a gain the graph's?
     readout = graphs.coactivation_graph(
         Z,
-        max(2, round(width / 6)),
+        skgsr.nn._auto_neighbors(width),  # n_neighbors="auto"
         metric="partial_correlation",
         kernel="similarity",
         return_inactive=True,

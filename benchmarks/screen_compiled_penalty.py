@@ -2,8 +2,8 @@
 
 Issue 18 asks for the grid penalty at most 1.10x an ``alpha=0`` fit. On a CPU
 the eager penalty costs its elementwise passes over the batch (a wide layer)
-or its per-call overheads (a narrow one). Two measurements, 1 thread, thread
-CPU time:
+or its per-call overheads (a narrow one). Three measurements, 1 thread,
+thread CPU time:
 
 - ``--part kernel``: one batch of 200, the penalty's value and its gradient
   added into an incoming gradient, as the estimators' hook does: eager
@@ -13,8 +13,7 @@ CPU time:
 - ``--part fit``: ``GSRClassifier`` fits (digits tiled 10x, 128 -> width ->
   10, batch 200, 5 epochs, median of 3 after a warm-up fit) with
   ``GraphPenalty._quadratic_parts`` compiled in place of the eager one, the
-  gradient left eager.
-
+  gradient left eager;
 - ``--part floor``: at width 64, what the estimators' penalty adds to a step
   (forward and backward, µs) against the fewest eager calls that compute the
   Laplacian penalty and its gradient.
