@@ -14,8 +14,8 @@ spent rebuilding the graph before it. The table gives, per filter:
 - ``rebuild_s``: mean time of one rebuild (after the first, which also creates
   the penalty and pays one-time imports), and its parts measured apart on the
   fitted model: ``encode_s`` (encoding ``graph_n_samples`` rows), ``knn_s``
-  (:func:`skgsr.graphs.coactivation_graph`, with the estimator's metric and
-  kernel) and ``penalty_s``
+  (:func:`skgsr.graphs.coactivation_graph`, with the estimator's metric,
+  kernel and single-precision Gram matrix) and ``penalty_s``
   (``GraphPenalty.set_graph``: Laplacian, and for ``heat``/``wavelet`` the
   largest eigenvalue and Chebyshev coefficients);
 - ``share``: rebuild time over total time (rebuilds + training) once the graph
@@ -108,7 +108,12 @@ def measure(filter, X, args):
     kernel, metric = _resolved_construction(est.graph_kernel, est.graph_metric)
     knn_s = _best_of(
         lambda: coactivation_graph(
-            H, n_neighbors, metric=metric, kernel=kernel, return_inactive=True
+            H,
+            n_neighbors,
+            metric=metric,
+            kernel=kernel,
+            dtype=np.float32,  # as the estimators' rebuilds
+            return_inactive=True,
         ),
         3,
     )

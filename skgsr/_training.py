@@ -563,6 +563,7 @@ class LearnedGraph:
             n_neighbors=self.n_neighbors,
             metric=self.metric,
             kernel=self.kernel,
+            dtype=np.float32,  # the same neighbours, about half the time
             return_inactive=True,
         )
 

@@ -660,6 +660,7 @@ def coactivation_graph(
     metric="correlation",
     kernel="gaussian",
     tol=1e-6,
+    dtype=np.float64,
     return_inactive=False,
 ):
     """Symmetric kNN graph over neurons from their co-activations.
@@ -718,6 +719,17 @@ default="correlation"
         this kernel keeps their contrast.
     tol : float, default=1e-6
         Tolerance of :func:`inactive_neurons`.
+    dtype : {np.float64, np.float32}, default=np.float64
+        Precision of the neurons' Gram matrix, most of the cost (not used by
+        ``"partial_correlation"``, always float64). ``np.float32`` takes about
+        half the time and gives the same neighbours: a neuron whose
+        ``n_neighbors``-th and next nearest are too close to be told apart in
+        float32 (within a rigorous bound on its round-off) has its distances
+        computed again in float64. The other distances carry float32's
+        round-off, an absolute error of about 1e-7 of the squared norms (on a
+        trained layer's activations the weights moved by at most 5e-6; more for
+        nearly coincident neurons, whose squared distance is itself tiny). The
+        estimators' learned graphs use it: their activations are float32 anyway.
     return_inactive : bool, default=False
         Also return the mask of inactive neurons. When False, inactive neurons are
         reported with a ``UserWarning`` instead.
@@ -759,6 +771,8 @@ default="correlation"
             f"Unknown kernel {kernel!r}; use 'binary', 'gaussian' or 'similarity'."
         )
     _check_similarity_metric(kernel, metric)
+    if np.dtype(dtype) not in (np.float32, np.float64):
+        raise ValueError(f"dtype must be np.float32 or np.float64, got {dtype!r}.")
     H = _check_activations(activations)
     n_neurons = H.shape[1]
     if isinstance(n_neighbors, bool) or not isinstance(n_neighbors, numbers.Integral):
@@ -790,7 +804,7 @@ default="correlation"
         distances, neighbors = _partial_correlation_neighbors(points, k)
     else:
         sq = np.einsum("ij,ij->i", points, points)
-        distances, neighbors = _nearest_neighbors(points, k, sq)
+        distances, neighbors = _nearest_neighbors(points, k, sq, dtype)
         # coincident neurons come out at a round-off distance (~1e-8 of the
         # points' norm); make it 0 so that their Gaussian weight is exactly 1
         scale = float(np.sqrt(sq.max()))
@@ -900,7 +914,7 @@ def _pairs_within(adjacency, hops, dense=False):
     return within
 
 
-def _nearest_neighbors(points, k, sq=None):
+def _nearest_neighbors(points, k, sq=None, dtype=np.float64):
     """Distances and indices of each point's ``k`` nearest other points.
 
     The result of ``sklearn.neighbors.NearestNeighbors(n_neighbors=k).fit(points)
@@ -909,23 +923,89 @@ def _nearest_neighbors(points, k, sq=None):
     partial sort. Why not scikit-learn's: the same neighbours, faster at the
     sizes of a learned-graph rebuild, whose cost is mostly this kNN
     (benchmarks/README.rst, "Design measurements").
+
+    With ``dtype=np.float32`` the Gram matrix, most of the cost, is computed in
+    single precision (about half the time) and the neighbours are still those
+    of exact arithmetic: a row is kept only when its ``k``-th and ``(k + 1)``-th
+    nearest are further apart than twice the round-off bound of its distances
+    (:func:`_single_precision_bound`); the other rows are computed again in
+    float64. The kept rows' distances carry float32's round-off, an absolute
+    error in the squared distance of about 1e-7 of the squared norms (at most
+    the bound).
     """
     n = points.shape[0]
     if sq is None:  # the points' squared norms
         sq = np.einsum("ij,ij->i", points, points)
+    single = np.dtype(dtype) == np.float32
+    if single:
+        bound = _single_precision_bound(points.shape[1], sq)
+        exact_points, exact_sq = points, sq
+        points, sq = points.astype(np.float32), sq.astype(np.float32)
     block = max(1, min(n, 2**22 // n))  # at most 4M distances (32 MB) at a time
     distances = np.empty((n, k))
     indices = np.empty((n, k), dtype=np.intp)
+    redo = []
     for start in range(0, n, block):
         stop = min(start + block, n)
-        d2 = points[start:stop] @ points.T
-        d2 *= -2.0
-        d2 += sq[start:stop, None]
-        d2 += sq[None, :]
-        d2[np.arange(stop - start), np.arange(start, stop)] = np.inf  # not itself
-        nearest_d2, indices[start:stop] = _smallest(d2, k)
+        d2 = _squared_distances(points, sq, start, stop)
+        if not single:
+            nearest_d2, indices[start:stop] = _smallest(d2, k)
+            distances[start:stop] = np.sqrt(np.maximum(nearest_d2, 0.0))
+            continue
+        # the k nearest (unordered) and, in column k, the (k + 1)-th nearest
+        part = np.argpartition(d2, k, axis=1)[:, : k + 1]
+        values = np.take_along_axis(d2, part, axis=1).astype(np.float64)
+        margin = values[:, k] - values[:, :k].max(axis=1)
+        rows = np.arange(start, stop)
+        sure = margin > 2.0 * bound[rows]
+        redo.append(rows[~sure])
+        order = np.argsort(values[:, :k], axis=1, kind="stable")
+        indices[start:stop] = np.take_along_axis(part[:, :k], order, axis=1)
+        nearest_d2 = np.take_along_axis(values[:, :k], order, axis=1)
         distances[start:stop] = np.sqrt(np.maximum(nearest_d2, 0.0))
+    if single:
+        redo = np.concatenate(redo)
+        if redo.size:  # a near-tie at the k-th neighbour: decided in float64
+            d2 = _squared_distances(exact_points, exact_sq, redo)
+            nearest_d2, indices[redo] = _smallest(d2, k)
+            distances[redo] = np.sqrt(np.maximum(nearest_d2, 0.0))
     return distances, indices
+
+
+def _squared_distances(points, sq, start, stop=None):
+    """Squared distances from the rows ``start:stop`` of ``points`` (or the rows
+    ``start``, an index array, when ``stop`` is None) to every row, each row's
+    distance to itself infinite; in the points' dtype."""
+    rows = np.arange(start, stop) if stop is not None else start
+    d2 = (points[start:stop] if stop is not None else points[rows]) @ points.T
+    d2 *= -2.0
+    d2 += sq[rows, None]
+    d2 += sq[None, :]
+    d2[np.arange(len(rows)), rows] = np.inf  # not itself
+    return d2
+
+
+def _single_precision_bound(n_coordinates, sq):
+    """Per point ``i``, a bound on the error of every squared distance
+    :math:`d_{ij}^2` computed in float32 from float64 ``points`` (rounded to
+    float32, then a Gram matrix and two additions in float32).
+
+    Rounding each point moves a dot product by at most :math:`(2u + u^2)
+    \\|p_i\\| \\|p_j\\|` (:math:`u = 2^{-24}`); the float32 dot product
+    of :math:`m` terms errs by at most :math:`\\gamma_m \\|p_i\\| \\|p_j\\|`
+    with :math:`\\gamma_m = m u / (1 - m u)` whatever the order of summation
+    (Higham, *Accuracy and Stability of Numerical Algorithms*, 3.1), and the
+    two additions by a few :math:`u` of their terms. ``2`` for twice the dot
+    product, the norms of the row's point and of the largest point, and a
+    factor 2 of slack.
+    """
+    u = 2.0**-24
+    m = n_coordinates + 2
+    gamma = m * u / (1.0 - m * u) if m * u < 0.5 else np.inf
+    norms = np.sqrt(sq)
+    largest = float(norms.max()) if norms.size else 0.0
+    dot = (gamma * (1.0 + u) ** 2 + 2.0 * u + u * u) * norms * largest
+    return 2.0 * (2.0 * dot + 4.0 * u * (sq + largest**2 + 2.0 * norms * largest))
 
 
 def _smallest(values, k):

@@ -96,6 +96,77 @@ def test_wide_layers_are_searched_in_blocks():
     assert (A != K.maximum(K.T)).nnz == 0
 
 
+def near_tie_activations(n_groups=12, n_samples=200, seed=0):
+    """Groups of six neurons: a base profile, three close copies, and two
+    further copies whose distances to the base differ by about 1e-6 of the
+    distance, within float32's round-off but not float64's."""
+    rng = np.random.RandomState(seed)
+    columns = []
+    for _ in range(n_groups):
+        base = rng.normal(size=n_samples)
+        close = [base + 0.01 * rng.normal(size=n_samples) for _ in range(3)]
+        far = base + 0.05 * rng.normal(size=n_samples)
+        nearly = far + 1e-6 * rng.normal(size=n_samples)
+        columns += [base, *close, far, nearly]
+    return np.column_stack(columns)
+
+
+@pytest.mark.parametrize("metric", METRICS)
+def test_single_precision_gives_the_float64_neighbours(metric):
+    """dtype=np.float32: the neighbours of float64 even where the 4th and 5th
+    nearest are closer than float32 can tell (each group's base neuron); the
+    weights agree to float32's absolute round-off in the squared distances,
+    a larger share of the close copies' small distances (d^2 ~ 1e-4)."""
+    H = near_tie_activations()
+    for kernel in KERNELS:
+        exact = coactivation_graph(H, 4, metric=metric, kernel=kernel)
+        single = coactivation_graph(
+            H, 4, metric=metric, kernel=kernel, dtype=np.float32
+        )
+        np.testing.assert_array_equal(single.indptr, exact.indptr)
+        np.testing.assert_array_equal(single.indices, exact.indices)
+        np.testing.assert_allclose(single.data, exact.data, rtol=0, atol=1e-3)
+
+
+def test_single_precision_decides_near_ties_in_float64(monkeypatch):
+    """Without the round-off bound (every row trusted) float32 picks the wrong
+    one of a near-tied pair in some groups: the test above would notice."""
+    H = near_tie_activations()
+    exact = coactivation_graph(H, 4, kernel="binary")
+    monkeypatch.setattr(
+        graphs_module, "_single_precision_bound", lambda m, sq: np.zeros_like(sq)
+    )
+    trusting = coactivation_graph(H, 4, kernel="binary", dtype=np.float32)
+    assert (trusting != exact).nnz > 0
+    monkeypatch.undo()
+    single = coactivation_graph(H, 4, kernel="binary", dtype=np.float32)
+    assert (single != exact).nnz == 0
+
+
+@pytest.mark.parametrize("metric", METRICS)
+def test_single_precision_bound_holds(metric):
+    """Every float32 squared distance is within its row's bound of float64's."""
+    rng = np.random.RandomState(3)
+    H = rng.normal(size=(500, 20)) @ rng.normal(size=(20, 60)) + 3.0
+    points = graphs_module._neuron_points(H, metric)
+    sq = np.einsum("ij,ij->i", points, points)
+    exact = graphs_module._squared_distances(points, sq, 0, len(points))
+    single = graphs_module._squared_distances(
+        points.astype(np.float32), sq.astype(np.float32), 0, len(points)
+    )
+    np.fill_diagonal(exact, 0.0)  # each point's distance to itself is inf
+    np.fill_diagonal(single, 0.0)
+    error = np.abs(single.astype(np.float64) - exact)
+    bound = graphs_module._single_precision_bound(points.shape[1], sq)
+    assert np.all(error <= bound[:, None])
+    assert error.max() > 0  # float32 did round
+
+
+def test_dtype_is_checked():
+    with pytest.raises(ValueError, match="dtype must be"):
+        coactivation_graph(np.eye(5), 2, dtype=np.int64)
+
+
 def _partial_correlations(H, shrinkage=0.1):
     """The reference: partial correlations from the inverse of the shrunk
     correlation matrix (np.corrcoef, np.linalg.inv)."""
