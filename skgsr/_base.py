@@ -696,7 +696,10 @@ class BaseGSR(FittedNetworkMixin, TransformerMixin, BaseEstimator):
                 state.module.embed(data.take(chunk)).cpu()
                 for chunk in index.split(INFERENCE_BATCH)
             ]
-        return torch.cat(activations).numpy()
+        # one chunk (up to INFERENCE_BATCH rows) needs no copy
+        return (
+            activations[0] if len(activations) == 1 else torch.cat(activations)
+        ).numpy()
 
     def _record_epoch(self, state, record):
         """Append an epoch to the curves and the history."""
