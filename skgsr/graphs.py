@@ -939,6 +939,9 @@ def _nearest_neighbors(points, k, sq=None, dtype=np.float64):
     single = np.dtype(dtype) == np.float32
     if single:
         bound = _single_precision_bound(points.shape[1], sq)
+        # (an infinite bound, for millions of coordinates: float64 throughout)
+        single = bool(np.all(np.isfinite(bound)))
+    if single:
         exact_points, exact_sq = points, sq
         points, sq = points.astype(np.float32), sq.astype(np.float32)
     block = max(1, min(n, 2**22 // n))  # at most 4M distances (32 MB) at a time
