@@ -158,7 +158,8 @@ def _quadratic_values(x, y, weight, rayleigh):
     values = (x * y).sum(dim=1)
     ratio = norm = None
     if rayleigh:
-        norm = (x * x).sum(dim=1).add_(1e-12)
+        # one pass over x, where (x * x).sum(1) writes and reads a temporary
+        norm = torch.linalg.vector_norm(x, dim=1).square_().add_(1e-12)
         values = ratio = values / norm
     if weight is None:
         return values, ratio, norm
@@ -187,7 +188,7 @@ def _quadratic_gradient(y, xc, ratio, norm, weight, project, grad, into=None):
             if into is None:
                 return y * factor
             if abs(factor) <= torch.finfo(y.dtype).max:
-                return torch.add(into, y, alpha=factor)
+                return torch.add(into, y, alpha=factor, out=_over(y, into))
             return into + y * factor  # add's alpha refuses an overflow: inf here
         grad_x = y * (2.0 * weight * grad)
     else:
@@ -203,12 +204,23 @@ def _quadratic_gradient(y, xc, ratio, norm, weight, project, grad, into=None):
             grad_x = y * factor
         else:
             # added to the gradient at once: one pass over the batch fewer
-            grad_x, into = into.addcmul(y, factor), None
+            grad_x, into = torch.addcmul(into, y, factor, out=_over(y, into)), None
         if norm is not None:
             grad_x.addcmul_(xc, factor * ratio[:, None], value=-1.0)
     if project:
         grad_x = grad_x.sub_(grad_x.mean(dim=1, keepdim=True))
     return grad_x if into is None else into + grad_x
+
+
+def _over(y, into):
+    """Where the hook may write ``into`` plus a multiple of ``y``: over ``y``,
+    the penalty's own ``L x`` of this step (used by this gradient alone), when
+    it is laid out as ``into``; else None (a new tensor). A batch-sized tensor
+    written over memory already in use is faster than a fresh one, whose pages
+    the system must first map (about 3 ms of 5 for 200 x 16384 floats)."""
+    if y.dtype == into.dtype and y.shape == into.shape and y.is_contiguous():
+        return y
+    return None
 
 
 class _QuadraticPenalty(torch.autograd.Function):

@@ -594,6 +594,31 @@ def test_add_to_hook_gradient_matches_autograd(graph, filter, laplacian, center)
         torch.testing.assert_close(leaf.grad, leaf_ref.grad, rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.parametrize("graph, filter, laplacian, center", list(quadratic_cases()))
+def test_hook_gradient_leaves_the_incoming_gradient_alone(
+    graph, filter, laplacian, center
+):
+    """The hook's sum is written over the penalty's own L x where it can (a
+    batch-sized tensor fewer to allocate): the incoming gradient is not
+    changed, and the sum is the incoming gradient plus the penalty's."""
+    from skgsr.penalty import _quadratic_gradient
+
+    penalty = GraphPenalty(
+        QUADRATIC_GRAPHS[graph](), filter=filter, laplacian=laplacian, center=center
+    )
+    x = signals(6, penalty.n_nodes, seed=12)
+    incoming = signals(6, penalty.n_nodes, seed=13)
+    before = incoming.clone()
+    parts = penalty._quadratic_parts(x, 1.0 / 6)[1]
+    total = _quadratic_gradient(
+        *parts, 1.0 / 6, penalty._projects_gradient, 0.7, into=incoming
+    )
+    assert torch.equal(incoming, before)
+    x_ref = x.clone().requires_grad_(True)
+    (gradient,) = torch.autograd.grad(0.7 * penalty(x_ref), x_ref)
+    torch.testing.assert_close(total, before + gradient, rtol=1e-9, atol=1e-12)
+
+
 def test_add_to_on_a_reused_tensor_adds_each_step_once():
     """Two steps through one leaf (each with its own _add_to and backward): the
     first step's spent hook adds nothing to the second (it raised before)."""
