@@ -1077,6 +1077,54 @@ def environment():
     }
 
 
+#: Neurons per module in the oracle layer (:func:`oracle`).
+ORACLE_COPIES = 4
+
+
+def oracle(families, seeds):
+    """The feature-module recovery of a layer that *is* the true modules.
+
+    Per family and seed: the layer's neurons are the generating factors (the
+    modules' activities), each repeated ``ORACLE_COPIES`` times with noise of
+    sd 1e-3, and the graph joins exactly the copies of one factor. What
+    :func:`skgsr.metrics.feature_module_recovery` gives it is the most a
+    learned layer can score by reading features off neurons: below 1 where a
+    feature is driven by more than one module (``overlap``), and the truth
+    labels it by one of them while its strongest correlation may be with the
+    other. ``noise`` has no factors and is skipped.
+    """
+    from skgsr.metrics import feature_module_recovery
+
+    rows = []
+    for family in families:
+        if family == "noise":
+            continue
+        for seed in seeds:
+            X, modules, factors = make_family(family, seed)
+            n_factors = factors.shape[1]
+            copies = np.repeat(np.arange(n_factors), ORACLE_COPIES)
+            noise = np.random.RandomState(seed).normal(size=(len(X), copies.size))
+            Z = factors[:, copies] + 1e-3 * noise
+            same = (copies[:, None] == copies[None, :]) & ~np.eye(
+                copies.size, dtype=bool
+            )
+            fmr = feature_module_recovery(
+                X,
+                Z,
+                sp.csr_array(same.astype(float)),
+                modules,
+                n_modules=len(np.unique(modules)),
+            )
+            rows.append({"family": family, "seed": seed, "fmr": float(fmr)})
+    for family in dict.fromkeys(r["family"] for r in rows):
+        values = [r["fmr"] for r in rows if r["family"] == family]
+        print(
+            f"{family:>10}  oracle FMR {np.mean(values):.3f} "
+            f"(worst {np.min(values):.3f})  " + " ".join(f"{v:.3f}" for v in values)
+        )
+    return rows
+
+
 def parse_seeds(text):
     """``"0-4"`` or ``"0,3,7"``."""
     if "-" in text:
@@ -1115,8 +1163,24 @@ def main(argv=None):
         action="store_true",
         help="time learned_objective='modules' per batch at widths 64-2048",
     )
+    parser.add_argument(
+        "--oracle",
+        action="store_true",
+        help="the metric's ceiling per family: the true factors as the layer",
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    if args.oracle:
+        families = (
+            FAMILIES + HELD_OUT_FAMILIES
+            if args.families == "all"
+            else args.families.split(",")
+        )
+        rows = oracle(families, parse_seeds(args.seeds))
+        if args.out:
+            with open(args.out, "w") as f:
+                json.dump({"command": vars(args), "oracle": rows}, f)
+        return
     if args.report:
         report(args.report)
         return
