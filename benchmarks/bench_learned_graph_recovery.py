@@ -132,6 +132,10 @@ RECIPES = {
     "default_binary": {"library": True, "graph_kernel": "binary"},
     # the learned graph averaged over rebuilds (hysteresis)
     "default_memory": {"library": True, "library_graph": "memory"},
+    # neighbours by the inputs each neuron reads (its squared correlations with
+    # the input features), alone or averaged with the co-activation graph
+    "default_profile": {"library": True, "library_graph": "profile"},
+    "default_profile_mix": {"library": True, "library_graph": "profile_mix"},
     # the repulsion on every pair that is not an edge (pairs more than 1 edge
     # apart) instead of more than 2
     "default_far1": {"library": True, "library_far_hops": 1},
@@ -680,11 +684,16 @@ def learned_graph_variant(kind):
     moves whole groups of samples together, or the mean of that graph and the
     co-activation graph (``"consensus"``); or the co-activation graph averaged
     with the previous rebuild's graph (``"memory"``: each graph's weights
-    halve at every rebuild after it, dropped below ``MEMORY_FLOOR``). None: the
-    library's graph."""
-    from skgsr import _training
+    halve at every rebuild after it, dropped below ``MEMORY_FLOOR``); or the
+    kNN graph of the neurons' input profiles, their squared correlations with
+    the input features over the encoded rows (``"profile"``: neurons that read
+    the same inputs are neighbours, however their activities co-vary), or the
+    mean of that graph and the co-activation graph (``"profile_mix"``). None:
+    the library's graph."""
+    from skgsr import _base, _torch_utils, _training
 
     original = _training.LearnedGraph.build
+    original_encode = _base.BaseGSR._encode_sample
     if kind is None:
         yield
         return
@@ -698,7 +707,23 @@ def learned_graph_variant(kind):
             return_inactive=True,
         )
 
+    def profiles(self, H):
+        """Squared correlations of the neurons (columns) with the inputs:
+        one row per input feature."""
+        X = np.asarray(self._study_inputs, dtype=np.float64)
+        Xc, Hc = X - X.mean(axis=0), H - H.mean(axis=0)
+        xn, hn = np.linalg.norm(Xc, axis=0), np.linalg.norm(Hc, axis=0)
+        xn[xn == 0], hn[hn == 0] = np.inf, np.inf  # constant: no correlation
+        return ((Xc / xn).T @ (Hc / hn)) ** 2
+
     def build(self, activations):
+        if kind in ("profile", "profile_mix"):
+            H = np.asarray(activations, dtype=np.float64)
+            graph, inactive = knn(self, profiles(self, H))
+            if kind == "profile":
+                return graph, inactive
+            levels, inactive_levels = knn(self, activations)
+            return (graph + levels) / 2, inactive | inactive_levels
         if kind == "memory":
             graph, inactive = knn(self, activations)
             previous = getattr(self, "_study_previous", None)
@@ -714,11 +739,22 @@ def learned_graph_variant(kind):
         levels, inactive_levels = knn(self, activations)
         return (local + levels) / 2, inactive | inactive_levels
 
+    def encode(self, state, data):
+        # the library's _encode_sample (the same rows), keeping their inputs
+        n_samples = min(self.graph_n_samples, data.n_samples)
+        index = state.graph_rng.permutation(data.n_samples)[:n_samples]
+        rows = data.take(torch.from_numpy(np.sort(index)))
+        state.regularizer.learned_._study_inputs = rows.cpu().numpy()
+        with _torch_utils.evaluation_mode(state.module), torch.no_grad():
+            return state.module.embed(rows).cpu().numpy()
+
     _training.LearnedGraph.build = build
+    _base.BaseGSR._encode_sample = encode
     try:
         yield
     finally:
         _training.LearnedGraph.build = original
+        _base.BaseGSR._encode_sample = original_encode
 
 
 def fit_one(family, seed, width, params, alpha, fit_seed, fit, n_samples):
