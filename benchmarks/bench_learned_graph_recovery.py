@@ -136,6 +136,9 @@ RECIPES = {
     # the input features), alone or averaged with the co-activation graph
     "default_profile": {"library": True, "library_graph": "profile"},
     "default_profile_mix": {"library": True, "library_graph": "profile_mix"},
+    # the profile as the correlations themselves, or their absolute values
+    "default_profile_signed": {"library": True, "library_graph": "profile_signed"},
+    "default_profile_abs": {"library": True, "library_graph": "profile_abs"},
     # the repulsion on every pair that is not an edge (pairs more than 1 edge
     # apart) instead of more than 2
     "default_far1": {"library": True, "library_far_hops": 1},
@@ -708,19 +711,22 @@ def learned_graph_variant(kind):
         )
 
     def profiles(self, H):
-        """Squared correlations of the neurons (columns) with the inputs:
-        one row per input feature."""
+        """Correlations of the neurons (columns) with the inputs, one row per
+        input feature: squared, signed or absolute as ``kind`` says."""
         X = np.asarray(self._study_inputs, dtype=np.float64)
         Xc, Hc = X - X.mean(axis=0), H - H.mean(axis=0)
         xn, hn = np.linalg.norm(Xc, axis=0), np.linalg.norm(Hc, axis=0)
         xn[xn == 0], hn[hn == 0] = np.inf, np.inf  # constant: no correlation
-        return ((Xc / xn).T @ (Hc / hn)) ** 2
+        rho = (Xc / xn).T @ (Hc / hn)
+        if kind == "profile_signed":
+            return rho
+        return np.abs(rho) if kind == "profile_abs" else rho**2
 
     def build(self, activations):
-        if kind in ("profile", "profile_mix"):
+        if kind.startswith("profile"):
             H = np.asarray(activations, dtype=np.float64)
             graph, inactive = knn(self, profiles(self, H))
-            if kind == "profile":
+            if kind != "profile_mix":
                 return graph, inactive
             levels, inactive_levels = knn(self, activations)
             return (graph + levels) / 2, inactive | inactive_levels
