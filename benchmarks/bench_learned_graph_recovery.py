@@ -133,8 +133,10 @@ RECIPES = {
     # the learned graph averaged over rebuilds (hysteresis)
     "default_memory": {"library": True, "library_graph": "memory"},
     # neighbours by the inputs each neuron reads (its squared correlations with
-    # the input features), alone or averaged with the co-activation graph
+    # the input features), alone or averaged with the co-activation graph;
+    # default_input_profile is the library's graph_metric="input_profile"
     "default_profile": {"library": True, "library_graph": "profile"},
+    "default_input_profile": {"library": True, "graph_metric": "input_profile"},
     "default_profile_mix": {"library": True, "library_graph": "profile_mix"},
     # the profile as the correlations themselves, or their absolute values
     "default_profile_signed": {"library": True, "library_graph": "profile_signed"},
@@ -421,9 +423,9 @@ class StudyRegularizer(_StructuredLayerRegularizer):
 
     options = None
 
-    def update_graph(self, activations, scheduled=True):
+    def update_graph(self, activations, scheduled=True, inputs=None):
         previous = self.adjacency_
-        adjacency = super().update_graph(activations, scheduled)
+        adjacency = super().update_graph(activations, scheduled, inputs=inputs)
         options = self.options
         changed = False
         if options.study_graph == "mutual":
@@ -722,7 +724,7 @@ def learned_graph_variant(kind):
             return rho
         return np.abs(rho) if kind == "profile_abs" else rho**2
 
-    def build(self, activations):
+    def build(self, activations, inputs=None):
         if kind.startswith("profile"):
             H = np.asarray(activations, dtype=np.float64)
             graph, inactive = knn(self, profiles(self, H))
@@ -752,7 +754,7 @@ def learned_graph_variant(kind):
         rows = data.take(torch.from_numpy(np.sort(index)))
         state.regularizer.learned_._study_inputs = rows.cpu().numpy()
         with _torch_utils.evaluation_mode(state.module), torch.no_grad():
-            return state.module.embed(rows).cpu().numpy()
+            return state.module.embed(rows).cpu().numpy(), None
 
     _training.LearnedGraph.build = build
     _base.BaseGSR._encode_sample = encode

@@ -97,6 +97,12 @@ _ARCHITECTURE_PARAMS = (
 )
 
 
+def _joined(chunks):
+    """Tensors of consecutive rows as one array; one chunk (up to
+    ``INFERENCE_BATCH`` rows) needs no copy."""
+    return (chunks[0] if len(chunks) == 1 else torch.cat(chunks)).numpy()
+
+
 class BaseGSR(FittedNetworkMixin, TransformerMixin, BaseEstimator):
     """Shared machinery of the GSR estimators; not to be used directly."""
 
@@ -592,7 +598,8 @@ class BaseGSR(FittedNetworkMixin, TransformerMixin, BaseEstimator):
         graph_time, rebuilt = 0.0, regularizer.update_due
         if rebuilt:
             graph_time = time.perf_counter()
-            regularizer.update_graph(self._encode_sample(state, data))
+            activations, inputs = self._encode_sample(state, data)
+            regularizer.update_graph(activations, inputs=inputs)
             graph_time = time.perf_counter() - graph_time
         state.penalty_applied = regularizer.active
         start = time.perf_counter()
@@ -687,19 +694,20 @@ class BaseGSR(FittedNetworkMixin, TransformerMixin, BaseEstimator):
         return loss.detach(), task_loss.detach(), raw
 
     def _encode_sample(self, state, data):
-        """Activations of up to ``graph_n_samples`` training rows, for a graph."""
+        """Activations of up to ``graph_n_samples`` training rows, for a graph,
+        and those rows' inputs (flattened) when the graph needs them, else None."""
         n_samples = min(self.graph_n_samples, data.n_samples)
         index = state.graph_rng.permutation(data.n_samples)[:n_samples]
         index = torch.from_numpy(np.sort(index))
+        keep = state.regularizer.learned_.metric == "input_profile"
+        activations, inputs = [], []
         with evaluation_mode(state.module), torch.no_grad():
-            activations = [
-                state.module.embed(data.take(chunk)).cpu()
-                for chunk in index.split(INFERENCE_BATCH)
-            ]
-        # one chunk (up to INFERENCE_BATCH rows) needs no copy
-        return (
-            activations[0] if len(activations) == 1 else torch.cat(activations)
-        ).numpy()
+            for chunk in index.split(INFERENCE_BATCH):
+                rows = data.take(chunk)
+                activations.append(state.module.embed(rows).cpu())
+                if keep:
+                    inputs.append(rows.reshape(len(rows), -1).cpu())
+        return _joined(activations), _joined(inputs) if keep else None
 
     def _record_epoch(self, state, record):
         """Append an epoch to the curves and the history."""
@@ -764,7 +772,8 @@ class BaseGSR(FittedNetworkMixin, TransformerMixin, BaseEstimator):
         if regularizer.adjacency_ is None or in_warmup:
             # the graph of the network as it is (partial_fit builds one only
             # once), outside the schedule: a continued fit still rebuilds
-            regularizer.update_graph(self._encode_sample(state, data), False)
+            activations, inputs = self._encode_sample(state, data)
+            regularizer.update_graph(activations, False, inputs=inputs)
         if in_warmup:
             warn(
                 f"The fit ended after {state.n_iter} epoch(s), within the learned "

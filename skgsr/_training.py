@@ -489,6 +489,30 @@ class EarlyStopping:
         return self.stall >= self.n_iter_no_change
 
 
+def input_profiles(activations, inputs):
+    """Each neuron's input profile: its squared correlations with the input
+    features, one row per feature, ``(n_features, n_neurons)``.
+
+    Neurons that read the same inputs have alike profiles, however their
+    activities co-vary. ``inputs`` are flattened to one feature per value
+    (images: one per pixel). A constant neuron or feature correlates with
+    nothing (0): a constant neuron's profile is constant, so the graph leaves
+    it out as inactive.
+    """
+    H = np.asarray(activations, dtype=np.float64)
+    X = np.asarray(inputs, dtype=np.float64).reshape(len(inputs), -1)
+    if len(X) != len(H):
+        raise ValueError(
+            f"inputs have {len(X)} rows but the activations {len(H)}: the "
+            "input profiles need the inputs of the encoded rows."
+        )
+    X, H = X - X.mean(axis=0), H - H.mean(axis=0)
+    x_norms, h_norms = np.linalg.norm(X, axis=0), np.linalg.norm(H, axis=0)
+    x_norms[x_norms == 0] = np.inf
+    h_norms[h_norms == 0] = np.inf
+    return ((X / x_norms).T @ (H / h_norms)) ** 2
+
+
 class LearnedGraph:
     """The schedule, rebuilds and history of a graph learned from co-activations.
 
@@ -505,7 +529,8 @@ class LearnedGraph:
         layer's width, sets the number.
     warmup, update_interval, n_samples : int
     kernel, metric : str
-        See :func:`skgsr.graphs.coactivation_graph`.
+        See :func:`skgsr.graphs.coactivation_graph`; ``metric`` may also be
+        ``"input_profile"`` (:meth:`build`).
     history_size : int, default=50
         Graphs kept in :attr:`history` (the most recent ones).
     """
@@ -552,16 +577,28 @@ class LearnedGraph:
         """Count one finished epoch."""
         self.n_epochs += 1
 
-    def build(self, activations):
-        """A kNN co-activation graph from ``activations`` (samples x neurons).
+    def build(self, activations, inputs=None):
+        """A kNN co-activation graph from ``activations`` (samples x neurons);
+        with ``metric="input_profile"``, the kNN graph of the neurons' input
+        profiles (:func:`input_profiles`) over ``inputs``, the same rows'
+        inputs.
 
         Returns ``(adjacency, inactive)``, the mask of the neurons left out;
         :meth:`record` it once it is in use.
         """
+        metric = self.metric
+        if metric == "input_profile":
+            if inputs is None:
+                raise ValueError(
+                    "graph_metric='input_profile' builds the graph from the "
+                    "neurons' correlations with the inputs: pass the encoded "
+                    "rows' inputs (update_graph(activations, inputs=X))."
+                )
+            activations, metric = input_profiles(activations, inputs), "correlation"
         return graphs.coactivation_graph(
             activations,
             n_neighbors=self.n_neighbors,
-            metric=self.metric,
+            metric=metric,
             kernel=self.kernel,
             dtype=np.float32,  # the same neighbours, about half the time
             return_inactive=True,

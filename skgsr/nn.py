@@ -57,7 +57,7 @@ PARAMETER_CONSTRAINTS = {
     "graph_update_interval": [Interval(Integral, 1, None, closed="left")],
     "graph_n_samples": [Interval(Integral, 1, None, closed="left")],
     "graph_kernel": [StrOptions({"auto", *graphs._COACTIVATION_KERNELS})],
-    "graph_metric": [StrOptions(set(graphs._COACTIVATION_METRICS))],
+    "graph_metric": [StrOptions({*graphs._COACTIVATION_METRICS, "input_profile"})],
     "learned_objective": [StrOptions({"modules", "smooth"})],
 }
 
@@ -90,8 +90,10 @@ def _resolved_construction(kernel, metric):
     metrics by the Gaussian kernel."""
     if kernel == "auto":
         kernel = "similarity" if metric == "partial_correlation" else "gaussian"
-    # at construction: a rebuild that fails only warns
-    graphs._check_similarity_metric(kernel, metric, prefix="graph_")
+    # at construction: a rebuild that fails only warns (input profiles are
+    # compared by their correlation)
+    checked = "correlation" if metric == "input_profile" else metric
+    graphs._check_similarity_metric(kernel, checked, prefix="graph_")
     return kernel, metric
 
 
@@ -399,7 +401,11 @@ graph_kernel, graph_metric
         ``n_neighbors="auto"`` is a sixth of the width, ``round(n_nodes / 6)``
         within ``[2, n_nodes - 1]`` (``n_neighbors_``). ``graph_kernel="auto"``
         is ``"similarity"`` for ``graph_metric="partial_correlation"`` and
-        ``"gaussian"`` for the other metrics.
+        ``"gaussian"`` for the other metrics. ``graph_metric="input_profile"``
+        joins units by their correlations with the inputs (each unit's
+        squared correlations with the input features over the encoded
+        samples, compared by correlation): :meth:`update_graph` then needs
+        the samples' ``inputs``.
     learned_objective : {"modules", "smooth"}, default="modules"
         What a learned graph is trained with (ignored for other graphs).
         ``"smooth"``: the papers' recipe, the ``filter`` penalty on the learned
@@ -1069,7 +1075,7 @@ graph_kernel, graph_metric
         """Whether a learned graph's schedule asks for a new graph now."""
         return self.learned_ is not None and self.learned_.update_due
 
-    def update_graph(self, activations, scheduled=True):
+    def update_graph(self, activations, scheduled=True, inputs=None):
         """Build the learned graph from activations and use it from now on.
 
         Parameters
@@ -1081,6 +1087,9 @@ graph_kernel, graph_metric
             This is the rebuild the schedule asked for (:attr:`update_due`
             becomes False). False: a graph built outside the schedule (e.g. to
             look at it), which leaves a due rebuild due.
+        inputs : array-like or torch.Tensor of shape (n_samples, ...), optional
+            The model's inputs on the same samples; needed (only) with
+            ``graph_metric="input_profile"``.
 
         Returns
         -------
@@ -1107,9 +1116,24 @@ graph_kernel, graph_metric
                 f"activations have {activations.shape[1]} columns but the layer has "
                 f"{self.n_nodes_} units."
             )
+        if self.learned_.metric == "input_profile":
+            if inputs is None:
+                raise ValueError(
+                    "graph_metric='input_profile' builds the graph from the "
+                    "units' correlations with the inputs: pass the same samples' "
+                    "inputs, update_graph(activations, inputs=X)."
+                )
+            if isinstance(inputs, torch.Tensor):
+                inputs = inputs.detach().cpu().numpy()
+            inputs = np.asarray(inputs)
+            if len(inputs) != len(activations):
+                raise ValueError(
+                    f"inputs have {len(inputs)} rows but activations "
+                    f"{len(activations)}: pass the inputs of the same samples."
+                )
         previous = None if self.penalty_ is None else self.penalty_.adjacency
         try:
-            adjacency, inactive = self.learned_.build(activations)
+            adjacency, inactive = self.learned_.build(activations, inputs)
             if self.penalty_ is None:
                 self.penalty_ = self.make_penalty(adjacency)
             else:
@@ -1198,18 +1222,25 @@ graph_kernel, graph_metric
                 "epoch_end(inputs) runs the inputs through the model to rebuild the "
                 "learned graph: pass model= here or when creating the regularizer."
             )
-        self.update_graph(self._encode(inputs, model))
+        activations, rows = self._encode(inputs, model)
+        self.update_graph(activations, inputs=rows)
         return True
 
     def _encode(self, inputs, model):
-        """The layer's activations on up to ``graph_n_samples`` rows of ``inputs``."""
+        """The layer's activations on up to ``graph_n_samples`` rows of ``inputs``,
+        and those rows (flattened) when the graph needs them, else None."""
         device = module_device(model)
+        keep = self.learned_.metric == "input_profile"
+        rows = []
         with evaluation_mode(model), torch.no_grad(), self._recorded() as recorded:
             for batch in self._input_batches(inputs):
                 model(batch.to(device))
+                if keep:
+                    rows.append(batch.reshape(len(batch), -1).cpu())
         if not recorded:
             raise ValueError("epoch_end got no inputs to encode (an empty data set).")
-        return torch.cat(recorded).cpu().numpy()
+        activations = torch.cat(recorded).cpu().numpy()
+        return activations, torch.cat(rows).numpy() if keep else None
 
     @contextmanager
     def _recorded(self):

@@ -164,7 +164,11 @@ class GraphRegularizerMixin:
             sample = torch.utils.data.Subset(
                 dataset_train, np.sort(rows[: regularizer.graph_n_samples]).tolist()
             )
-            regularizer.update_graph(self._layer_outputs(sample))
+            if regularizer.learned_.metric == "input_profile":
+                activations, inputs = self._layer_outputs_and_inputs(sample)
+                regularizer.update_graph(activations, inputs=inputs)
+            else:
+                regularizer.update_graph(self._layer_outputs(sample))
 
     # ----------------------------------------------------------- inference
     def transform(self, X):
@@ -182,6 +186,27 @@ class GraphRegularizerMixin:
             ``Z.reshape(-1, *net.regularizer_.graph_shape_)`` gives the maps.
         """
         return self._layer_outputs(X)
+
+    def _layer_outputs_and_inputs(self, X):
+        """:meth:`_layer_outputs` and the module's (tensor) inputs, flattened
+        to one row per sample: what ``graph_metric="input_profile"`` needs."""
+        rows = []
+
+        def keep(module, args):
+            if args and isinstance(args[0], torch.Tensor):
+                rows.append(args[0].detach().reshape(len(args[0]), -1).cpu())
+
+        handle = self.module_.register_forward_pre_hook(keep)
+        try:
+            activations = self._layer_outputs(X)
+        finally:
+            handle.remove()
+        if not rows:
+            raise ValueError(
+                "graph_metric='input_profile' needs the module's inputs as a "
+                "tensor (its first argument); this net's module got none."
+            )
+        return activations, torch.cat(rows).numpy()
 
     def _layer_outputs(self, X):
         """The layer's outputs on X (evaluation mode, no gradient), on the CPU."""

@@ -7,6 +7,7 @@ import pytest
 import scipy.sparse as sp
 import torch
 from scipy.sparse import csgraph
+from sklearn.base import clone
 from sklearn.neighbors import kneighbors_graph
 
 from skgsr import GSRAutoencoder, GSRClassifier, GSRRegressor
@@ -165,6 +166,119 @@ def test_single_precision_bound_holds(metric):
 def test_dtype_is_checked():
     with pytest.raises(ValueError, match="dtype must be"):
         coactivation_graph(np.eye(5), 2, dtype=np.int64)
+
+
+def correlated_modules(n_samples=2000, seed=0):
+    """Two modules of five inputs each, driven by factors that correlate at
+    0.9, and two groups of eight units, each a noisy reading of one factor
+    (noise sd 2): units of one group correlate at about 0.2, of two groups at
+    about 0.18."""
+    rng = np.random.RandomState(seed)
+    a = rng.normal(size=n_samples)
+    b = 0.9 * a + np.sqrt(1 - 0.81) * rng.normal(size=n_samples)
+    factors = np.column_stack([a, b])
+    X = factors[:, np.repeat([0, 1], 5)] + 0.3 * rng.normal(size=(n_samples, 10))
+    H = factors[:, np.repeat([0, 1], 8)] + 2.0 * rng.normal(size=(n_samples, 16))
+    return X, H, np.repeat([0, 1], 8)
+
+
+def test_input_profiles_are_squared_correlations_with_the_inputs():
+    from skgsr._training import input_profiles
+
+    X, H, _ = correlated_modules(300)
+    X[:, 3] = 1.0  # a constant input correlates with nothing
+    H[:, 5] = 2.0  # a constant unit neither
+    profiles = input_profiles(H, X)
+    assert profiles.shape == (10, 16)
+    with np.errstate(invalid="ignore"):  # the constant columns: NaN, then 0
+        full = np.corrcoef(np.column_stack([X, H]).T)
+    expected = full[:10, 10:] ** 2
+    expected[3], expected[:, 5] = 0.0, 0.0
+    np.testing.assert_allclose(profiles, np.nan_to_num(expected), atol=1e-12)
+    with pytest.raises(ValueError, match="rows"):
+        input_profiles(H, X[:-1])
+
+
+def test_input_profile_graph_keeps_apart_units_of_coactive_modules():
+    """Units of the two modules co-vary nearly as much across as within
+    (0.18 against 0.2): their co-activation graph joins the groups (16-32
+    cross entries on seeds 0-4); their profiles do not (a unit of one module
+    correlates more with its own module's inputs), so the input-profile graph
+    keeps them apart (none on those seeds)."""
+    from skgsr.nn import GraphRegularizer
+
+    X, H, group = correlated_modules()
+    cross = group[:, None] != group[None, :]
+
+    def graph(metric, **kwargs):
+        regularizer = GraphRegularizer(
+            n_nodes=16, graph="learned", n_neighbors=4, graph_metric=metric
+        )
+        return regularizer.update_graph(H, **kwargs).toarray()
+
+    assert graph("correlation")[cross].any()
+    assert not graph("input_profile", inputs=X)[cross].any()
+
+
+def test_input_profile_graph_needs_the_inputs():
+    from skgsr.nn import GraphRegularizer
+
+    X, H, _ = correlated_modules(200)
+    regularizer = GraphRegularizer(
+        n_nodes=16, graph="learned", graph_metric="input_profile"
+    )
+    with pytest.raises(ValueError, match="inputs=X"):
+        regularizer.update_graph(H)
+    with pytest.raises(ValueError, match="rows"):
+        regularizer.update_graph(H, inputs=X[:100])
+    assert regularizer.adjacency_ is None  # nothing built
+
+
+@pytest.mark.parametrize("Estimator", [GSRAutoencoder, GSRRegressor])
+def test_estimators_build_input_profile_graphs(Estimator, monkeypatch):
+    """fit and partial_fit pass the encoded rows' inputs to every rebuild
+    (here all of X, in order), and the graph in use is the kNN graph of the
+    units' profiles over them."""
+    from skgsr import _training
+
+    X, _, _ = correlated_modules(300)
+    X = X.astype(np.float32)
+    y = X[:, 0] - X[:, 7]
+    seen = []
+    build = _training.LearnedGraph.build
+
+    def spy(self, activations, inputs=None):
+        graph = build(self, activations, inputs)
+        seen.append((activations, inputs, graph[0]))
+        return graph
+
+    monkeypatch.setattr(_training.LearnedGraph, "build", spy)
+    params = dict(
+        graph="learned",
+        graph_metric="input_profile",
+        graph_warmup=1,
+        n_neighbors=3,
+        max_iter=3,
+        tol=0.0,
+        random_state=0,
+    )
+    if Estimator is GSRAutoencoder:
+        est, args = Estimator(n_components=12, **params), (X,)
+    else:
+        est, args = Estimator(hidden_layer_sizes=(12,), **params), (X, y)
+    est.fit(*args)
+    assert len(seen) == 1 and est.graph_metric == "input_profile"
+    activations, inputs, graph = seen[0]
+    np.testing.assert_array_equal(inputs, X)
+    expected = coactivation_graph(
+        _training.input_profiles(activations, X), 3, dtype=np.float32
+    )
+    assert (graph != expected).nnz == 0
+    assert (est.feature_graph_ != expected).nnz == 0
+    # partial_fit encodes rows of its own call (a graph at the first call)
+    est = clone(est).partial_fit(*(a[:100] for a in args))
+    assert len(seen) == 2
+    np.testing.assert_array_equal(seen[-1][1], X[:100])
 
 
 def _partial_correlations(H, shrinkage=0.1):
@@ -491,7 +605,9 @@ def test_rebuild_every_update_interval(small_data, monkeypatch):
     flagged = [h["epoch"] - 1 for h in est.history_ if h["graph_updated"]]
     assert flagged == [2, 5, 8, 11]
     assert all(h["graph_duration"] > 0 for h in est.history_ if h["graph_updated"])
-    assert len(est.graph_history_) == 4 and est.feature_graph_ is est.graph_history_[-1]
+    assert (
+        len(est.graph_history_) == 3
+    )  # before epochs 2, 3 and 4 and est.feature_graph_ is est.graph_history_[-1]
     # successive graphs differ: the structure is being learned, not frozen
     assert (est.graph_history_[0] != est.graph_history_[-1]).nnz > 0
     L = laplacian(est.feature_graph_, "normalized")

@@ -156,6 +156,35 @@ def test_learned_graph_is_rebuilt_on_its_schedule(digits):
     assert net.history[1, "batches", 0, "train_penalty"] > 0
 
 
+def test_input_profile_graph_gets_the_module_inputs(digits, monkeypatch):
+    """graph_metric="input_profile": the rebuild sees the module's inputs of
+    the encoded rows (here all 300, in order), and builds its graph from them."""
+    from skgsr import _training
+
+    seen = []
+    build = _training.LearnedGraph.build
+
+    def spy(self, activations, inputs=None):
+        seen.append(inputs)
+        return build(self, activations, inputs)
+
+    monkeypatch.setattr(_training.LearnedGraph, "build", spy)
+    X, y = digits
+    net = _net(
+        max_epochs=2,
+        regularizer__graph="learned",
+        regularizer__graph_metric="input_profile",
+        regularizer__n_neighbors=3,
+        regularizer__graph_warmup=1,
+        regularizer__graph_n_samples=300,
+        regularizer__random_state=0,
+    ).fit(X, y)
+    assert net.regularizer_.learned_.history_epochs == [1]
+    (inputs,) = seen
+    np.testing.assert_array_equal(inputs, X)
+    assert net.regularizer_.adjacency_.shape == (16, 16)
+
+
 def test_regressor(digits):
     X, y = digits
     torch.manual_seed(0)
