@@ -14,8 +14,10 @@ spent rebuilding the graph before it. The table gives, per filter:
 - ``rebuild_s``: mean time of one rebuild (after the first, which also creates
   the penalty and pays one-time imports), and its parts measured apart on the
   fitted model: ``encode_s`` (encoding ``graph_n_samples`` rows), ``knn_s``
-  (:func:`skgsr.graphs.coactivation_graph`, with the estimator's metric,
-  kernel and single-precision Gram matrix) and ``penalty_s``
+  (the rebuild's graph, ``LearnedGraph.build``: the estimators'
+  :func:`skgsr.graphs.coactivation_graph` call, and with
+  ``--graph-metric input_profile`` the units' input profiles before it) and
+  ``penalty_s``
   (``GraphPenalty.set_graph``: Laplacian, and for ``heat``/``wavelet`` the
   largest eigenvalue and Chebyshev coefficients);
 - ``share``: rebuild time over total time (rebuilds + training) once the graph
@@ -65,7 +67,7 @@ def measure(filter, X, args):
     import torch
 
     from skgsr import GSRAutoencoder
-    from skgsr.graphs import coactivation_graph
+    from skgsr._training import LearnedGraph
     from skgsr.nn import GraphRegularizer, _resolved_construction
 
     n_rebuilds = args.rebuilds
@@ -106,17 +108,9 @@ def measure(filter, X, args):
         graph="learned", n_nodes=est.n_components, n_neighbors=est.n_neighbors
     ).n_neighbors_
     kernel, metric = _resolved_construction(est.graph_kernel, est.graph_metric)
-    knn_s = _best_of(
-        lambda: coactivation_graph(
-            H,
-            n_neighbors,
-            metric=metric,
-            kernel=kernel,
-            dtype=np.float32,  # as the estimators' rebuilds
-            return_inactive=True,
-        ),
-        3,
-    )
+    learned = LearnedGraph(n_neighbors, 1, 1, len(rows), kernel, metric)
+    # the rebuild's kNN (for "input_profile", with the units' input profiles)
+    knn_s = _best_of(lambda: learned.build(H, rows), 3)
     A = est.feature_graph_
     penalty_s = _best_of(lambda: est.penalty_.set_graph(A), 3)
     if modules:
