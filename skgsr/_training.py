@@ -589,11 +589,7 @@ class LearnedGraph:
         metric = self.metric
         if metric == "input_profile":
             if inputs is None:
-                raise ValueError(
-                    "graph_metric='input_profile' builds the graph from the "
-                    "neurons' correlations with the inputs: pass the encoded "
-                    "rows' inputs (update_graph(activations, inputs=X))."
-                )
+                raise ValueError("metric='input_profile' needs the rows' inputs.")
             activations, metric = input_profiles(activations, inputs), "correlation"
         return graphs.coactivation_graph(
             activations,
