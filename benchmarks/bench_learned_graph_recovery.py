@@ -1121,6 +1121,52 @@ def environment():
     }
 
 
+def select_by_stability(paths, recipes=("default", "default_input_profile")):
+    """FMR when each setting's graph is chosen without the truth: per family,
+    width and seed, the recipe of ``recipes`` whose two fits (``--stability``
+    runs, ``random_state`` seed and seed + 1) agree more on the feature
+    labelling (ties: the first recipe). Printed beside each recipe alone."""
+    from sklearn.metrics import adjusted_rand_score
+
+    fits = {}
+    for path in paths:
+        with open(path) as f:
+            for row in json.load(f)["rows"]:
+                key = (row["recipe"], row["family"], row["width"], row["seed"])
+                fits.setdefault(key, {})[row["fit_seed"]] = row
+    scored = {}
+    for key, pair in fits.items():
+        if 0 in pair and 1 in pair:
+            labels = [list(pair[i]["labels"]) for i in (0, 1)]
+            scored[key] = (pair[0]["fmr"], adjusted_rand_score(*labels))
+    first, second = recipes
+    table = []
+    for family, width in sorted({(k[1], k[2]) for k in scored}):
+        seeds = sorted(k[3] for k in scored if k[:3] == (first, family, width))
+        if not all((second, family, width, s) in scored for s in seeds) or not seeds:
+            continue
+        a = [scored[first, family, width, s] for s in seeds]
+        b = [scored[second, family, width, s] for s in seeds]
+        chosen = [y if y[1] > x[1] else x for x, y in zip(a, b, strict=True)]
+        entry = {"family": family, "width": width, "seeds": seeds}
+        for name, values in ((first, a), (second, b), ("by_stability", chosen)):
+            fmr = [v[0] for v in values]
+            entry[name] = {"fmr": float(np.mean(fmr)), "fmr_min": float(np.min(fmr))}
+        entry["second_chosen"] = int(
+            sum(y[1] > x[1] for x, y in zip(a, b, strict=True))
+        )
+        table.append(entry)
+        print(
+            f"{family:>10} {width:>3}  "
+            + "  ".join(
+                f"{name} {entry[name]['fmr']:.2f} ({entry[name]['fmr_min']:.2f})"
+                for name in (first, second, "by_stability")
+            )
+            + f"  {second} chosen {entry['second_chosen']}/{len(seeds)}"
+        )
+    return table
+
+
 #: Neurons per module in the oracle layer (:func:`oracle`).
 ORACLE_COPIES = 4
 
@@ -1208,12 +1254,25 @@ def main(argv=None):
         help="time learned_objective='modules' per batch at widths 64-2048",
     )
     parser.add_argument(
+        "--select-by-stability",
+        nargs="+",
+        metavar="JSON",
+        help="--stability runs of default and default_input_profile: the FMR "
+        "when each seed's graph is the recipe whose two fits agree more",
+    )
+    parser.add_argument(
         "--oracle",
         action="store_true",
         help="the metric's ceiling per family: the true factors as the layer",
     )
     args = parser.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    if args.select_by_stability:
+        table = select_by_stability(args.select_by_stability)
+        if args.out:
+            with open(args.out, "w") as f:
+                json.dump({"command": vars(args), "selection": table}, f)
+        return
     if args.oracle:
         families = (
             FAMILIES + HELD_OUT_FAMILIES
