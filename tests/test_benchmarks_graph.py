@@ -68,3 +68,35 @@ def test_learned_graph_recovery_oracle(run_benchmark):
     assert set(fmr) == {(f, s) for f in ("blocks", "overlap") for s in (0, 1)}
     assert fmr["blocks", 0] == fmr["blocks", 1] == 1.0
     assert 0.8 < min(fmr["overlap", 0], fmr["overlap", 1]) < 1.0
+
+
+def test_learned_graph_select_by_stability(run_benchmark):
+    """Choosing per seed the recipe whose two fits agree more, on the committed
+    runs: each seed's reading is one of the two recipes', so the chosen
+    worst seed is never below both recipes' worst."""
+    from pathlib import Path
+
+    results = Path(__file__).resolve().parent.parent / "benchmarks" / "results"
+    done, out = run_benchmark(
+        "bench_learned_graph_recovery.py",
+        "--select-by-stability",
+        *(
+            str(results / name)
+            for name in (
+                "learned_graph_default_stability_305.json",
+                "learned_graph_input_profile_stability.json",
+                "learned_graph_input_profile_stability_b.json",
+            )
+        ),
+    )
+    assert done.returncode == 0, done.stderr
+    table = json.loads(out.read_text())["selection"]
+    assert {(e["family"], e["width"]) for e in table} == {
+        (f, w)
+        for f in ("blocks", "blocks7", "nonlinear", "overlap", "programs8", "sparse")
+        for w in (32, 64)
+    }
+    for e in table:
+        worst = min(e["default"]["fmr_min"], e["default_input_profile"]["fmr_min"])
+        assert e["by_stability"]["fmr_min"] >= worst
+        assert 0 <= e["second_chosen"] <= len(e["seeds"]) == 5
