@@ -51,6 +51,12 @@ RECIPES = {
     "modules_no_coverage": ({"alpha": 1.0}, {"coverage": 0.0}),
     "smooth_0.01": ({"alpha": 0.01, "learned_objective": "smooth"}, {}),
     "smooth_0.1": ({"alpha": 0.1, "learned_objective": "smooth"}, {}),
+    # neighbours by the genes each neuron reads (graph_metric="input_profile")
+    "modules_input_profile": ({"alpha": 1.0, "graph_metric": "input_profile"}, {}),
+    "modules_input_profile_0.1": (
+        {"alpha": 0.1, "graph_metric": "input_profile"},
+        {},
+    ),
 }
 
 
@@ -76,6 +82,7 @@ def fit(X, params, weights, seed):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", default="0,1")
+    parser.add_argument("--recipes", default=",".join(RECIPES), help="of RECIPES")
     parser.add_argument("--out")
     args = parser.parse_args(argv)
     X = load()
@@ -86,7 +93,8 @@ def main(argv=None):
         plain_mse = -plain.score(X)
         plain_graph = coactivation_graph(plain.transform(X), 5)
         base = graph_modularity(plain_graph, random_state=0)
-        for name, (params, weights) in RECIPES.items():
+        for name in args.recipes.split(","):
+            params, weights = RECIPES[name]
             model = fit(X, params, weights, seed)
             reference = fit(shuffled, params, weights, seed)
             row = {
