@@ -581,6 +581,11 @@ class LearnedGraph:
         """Count one finished epoch."""
         self.n_epochs += 1
 
+    @property
+    def needs_inputs(self):
+        """Whether :meth:`build` needs the encoded rows' inputs (input profiles)."""
+        return self.metric == "input_profile"
+
     def build(self, activations, inputs=None):
         """A kNN co-activation graph from ``activations`` (samples x neurons);
         with ``metric="input_profile"``, the kNN graph of the neurons' input
@@ -591,7 +596,7 @@ class LearnedGraph:
         :meth:`record` it once it is in use.
         """
         metric = self.metric
-        if metric == "input_profile":
+        if self.needs_inputs:
             if inputs is None:
                 raise ValueError("metric='input_profile' needs the rows' inputs.")
             activations, metric = input_profiles(activations, inputs), "correlation"

@@ -950,7 +950,7 @@ def _nearest_neighbors(points, k, sq=None, dtype=np.float64):
     redo = []
     for start in range(0, n, block):
         stop = min(start + block, n)
-        d2 = _squared_distances(points, sq, start, stop)
+        d2 = _squared_distances(points, sq, slice(start, stop))
         if not single:
             nearest_d2, indices[start:stop] = _smallest(d2, k)
             distances[start:stop] = np.sqrt(np.maximum(nearest_d2, 0.0))
@@ -975,16 +975,16 @@ def _nearest_neighbors(points, k, sq=None, dtype=np.float64):
     return distances, indices
 
 
-def _squared_distances(points, sq, start, stop=None):
-    """Squared distances from the rows ``start:stop`` of ``points`` (or the rows
-    ``start``, an index array, when ``stop`` is None) to every row, each row's
-    distance to itself infinite; in the points' dtype."""
-    rows = np.arange(start, stop) if stop is not None else start
-    d2 = (points[start:stop] if stop is not None else points[rows]) @ points.T
+def _squared_distances(points, sq, rows):
+    """Squared distances from the points ``rows`` (a slice, a view of a block,
+    or an index array) to every point, each point's distance to itself
+    infinite; in the points' dtype."""
+    d2 = points[rows] @ points.T
     d2 *= -2.0
     d2 += sq[rows, None]
     d2 += sq[None, :]
-    d2[np.arange(len(rows)), rows] = np.inf  # not itself
+    own = np.arange(len(points))[rows]
+    d2[np.arange(len(own)), own] = np.inf  # not itself
     return d2
 
 

@@ -1116,7 +1116,7 @@ graph_kernel, graph_metric
                 f"activations have {activations.shape[1]} columns but the layer has "
                 f"{self.n_nodes_} units."
             )
-        if self.learned_.metric == "input_profile":
+        if self.learned_.needs_inputs:
             if inputs is None:
                 raise ValueError(
                     "graph_metric='input_profile' builds the graph from the "
@@ -1230,7 +1230,7 @@ graph_kernel, graph_metric
         """The layer's activations on up to ``graph_n_samples`` rows of ``inputs``,
         and those rows (flattened) when the graph needs them, else None."""
         device = module_device(model)
-        keep = self.learned_.metric == "input_profile"
+        keep = self.learned_.needs_inputs
         rows = []
         with evaluation_mode(model), torch.no_grad(), self._recorded() as recorded:
             for batch in self._input_batches(inputs):

@@ -151,9 +151,9 @@ def test_single_precision_bound_holds(metric):
     H = rng.normal(size=(500, 20)) @ rng.normal(size=(20, 60)) + 3.0
     points = graphs_module._neuron_points(H, metric)
     sq = np.einsum("ij,ij->i", points, points)
-    exact = graphs_module._squared_distances(points, sq, 0, len(points))
+    exact = graphs_module._squared_distances(points, sq, slice(None))
     single = graphs_module._squared_distances(
-        points.astype(np.float32), sq.astype(np.float32), 0, len(points)
+        points.astype(np.float32), sq.astype(np.float32), slice(None)
     )
     np.fill_diagonal(exact, 0.0)  # each point's distance to itself is inf
     np.fill_diagonal(single, 0.0)
