@@ -79,9 +79,11 @@ COMMON_PARAMETERS = """
     filter_method : {"auto", "exact", "chebyshev"}, default="auto"
         How the spectral filters apply ``g(L)``: by an eigendecomposition, or by
         a Chebyshev polynomial (sparse products). ``"auto"``: exact up to 1024
-        neurons, Chebyshev above. A learned graph, decomposed anew at every
-        rebuild, is decomposed in float32 (half the time; the penalty trains in
-        float32), any other graph in float64.
+        neurons, Chebyshev above; on a learned graph, which a rebuild would
+        decompose anew, Chebyshev above 512 neurons for ``"heat"`` and
+        callables (the L1 filters stay exact up to 1024). A learned graph that
+        is decomposed is decomposed in float32 (half the time; the penalty
+        trains in float32), any other graph in float64.
     filter_order : int, default=30
         Degree of the Chebyshev approximation.
     filter_center : bool or "auto", default="auto"

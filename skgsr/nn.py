@@ -31,7 +31,7 @@ from . import graphs
 from ._torch_utils import evaluation_mode, module_device
 from ._training import INFERENCE_BATCH, BatchMonitor, LearnedGraph, PenaltyMonitor
 from ._warnings import warn
-from .filters import _FILTER_NAMES
+from .filters import _FILTER_NAMES, _resolve_filter
 from .penalty import GraphPenalty, TopographicPenalty
 
 __all__ = ["GraphRegularizer"]
@@ -63,6 +63,10 @@ PARAMETER_CONSTRAINTS = {
 
 #: The keyword arguments of :class:`GraphRegularizer` the estimators pass on.
 REGULARIZER_PARAMS = tuple(PARAMETER_CONSTRAINTS)
+
+# filter_method="auto" on a learned graph: exact up to this many neurons, then
+# Chebyshev for the L2 filters (see GraphRegularizer._method)
+_LEARNED_EXACT_MAX_NODES = 512
 
 # Activations the penalty computes in float32.
 _LOW_PRECISION = (torch.float16, torch.bfloat16)
@@ -611,13 +615,29 @@ graph_kernel, graph_metric
             filter=self.filter,
             laplacian=self.laplacian_kind(),
             scale=self.filter_scale,
-            method=self.filter_method,
+            method=self._method(adjacency),
             order=self.filter_order,
             center=self.centered(),
             lmax=lmax,
             # a learned graph is decomposed anew at every rebuild (method="exact")
             decomposition_dtype=torch.float32 if self._is_learned() else torch.float64,
         )
+
+    def _method(self, adjacency):
+        """``filter_method``, where "auto" takes Chebyshev for a learned graph
+        over more than 512 neurons with an L2 filter (``"heat"``, a callable):
+        no eigendecomposition at each rebuild (0.1-0.2 s at 1024 neurons), for
+        sparse products about as fast per step as the dense exact one there
+        (benchmarks/README.rst, "bench_graph.py")."""
+        if (
+            self.filter_method != "auto"
+            or not self._is_learned()
+            or np.shape(adjacency)[0] <= _LEARNED_EXACT_MAX_NODES
+        ):
+            return self.filter_method
+        spectral = _resolve_filter(self.filter, self.filter_scale, 1.0)
+        l2 = spectral.norm == "l2" and not spectral.is_quadratic_form
+        return "chebyshev" if l2 else "auto"
 
     def resolve(self, n_nodes, width_name=None):
         """Fix the layer's width: the graph's layout, and its penalty.

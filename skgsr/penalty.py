@@ -12,15 +12,21 @@ Laplacian ``L`` over the ``n`` neurons, :class:`GraphPenalty` returns
   computed with one sparse product ``L @ X^T`` whose result is also the gradient
   (:math:`\\nabla_x\\, x^T L x = 2Lx`): ``O(B·|E|)``, no dense ``n x n`` matrix.
 - the other filters apply :math:`g(L)` either exactly (``method="exact"``:
-  eigendecomposition once per graph, then two dense products per batch,
+  eigendecomposition once per graph, then dense products per batch,
   O(B·n²)) or with a Chebyshev polynomial of degree ``order`` in the rescaled
   Laplacian (``method="chebyshev"``: ``order`` sparse products, ``O(B·order·|E|)``).
+  The L2 filters (``"heat"``, callables) are quadratic forms too,
+  :math:`x^T M x` with :math:`M = \\sum_k g_k(L)^2`: one product ``M x`` per
+  batch, which is also the gradient, without autograd (dense ``M`` for
+  ``"exact"``; for ``"chebyshev"`` the square of the degree-``order``
+  polynomial, less the terms below the input dtype's round-off).
 """
 
 import warnings
 
 import numpy as np
 import torch
+from numpy.polynomial import chebyshev
 from scipy.sparse.csgraph import connected_components
 from scipy.sparse.linalg import ArpackNoConvergence, eigsh
 from torch import nn
@@ -71,23 +77,32 @@ def largest_eigenvalue(L):
     -------
     lmax : float
     """
-    n = L.shape[0]
     if L.nnz == 0:
         return 1.0
-    if n <= _EXACT_MAX_NODES:
-        lmax = float(np.linalg.eigvalsh(L.toarray())[-1])
-    else:
-        # A fixed start vector: ARPACK's default one comes from its own generator,
-        # whose state persists between calls, so lmax (hence the default scales and
-        # the Chebyshev penalty) would change from one fit to the next in a process.
-        v0 = np.random.default_rng(0).standard_normal(n)
-        try:
-            lmax = 1.01 * float(
-                eigsh(L, k=1, which="LA", tol=1e-4, v0=v0, return_eigenvectors=False)[0]
-            )
-        except ArpackNoConvergence:
-            # Gershgorin: every eigenvalue is below the largest absolute row sum
-            lmax = float(abs(L).sum(axis=1).max())
+    if L.shape[0] <= _EXACT_MAX_NODES:
+        return _usable_lmax(float(np.linalg.eigvalsh(L.toarray())[-1]))
+    return _lanczos_lmax(L)
+
+
+def _lanczos_lmax(L):
+    """An upper estimate of the largest eigenvalue without a dense decomposition:
+    ARPACK's Lanczos estimate times 1.01 (dense ``eigvalsh`` on tiny graphs,
+    where it costs microseconds), for the Chebyshev interval."""
+    if L.nnz == 0:
+        return 1.0
+    if L.shape[0] <= _DENSE_MAX_NODES:
+        return largest_eigenvalue(L)
+    # A fixed start vector: ARPACK's default one comes from its own generator,
+    # whose state persists between calls, so lmax (hence the default scales and
+    # the Chebyshev penalty) would change from one fit to the next in a process.
+    v0 = np.random.default_rng(0).standard_normal(L.shape[0])
+    try:
+        lmax = 1.01 * float(
+            eigsh(L, k=1, which="LA", tol=1e-4, v0=v0, return_eigenvectors=False)[0]
+        )
+    except ArpackNoConvergence:
+        # Gershgorin: every eigenvalue is below the largest absolute row sum
+        lmax = float(abs(L).sum(axis=1).max())
     return _usable_lmax(lmax)
 
 
@@ -108,6 +123,18 @@ def _eigendecomposition(L, dtype):
         top = eigenvectors[:, -1]
         eigenvalues[-1] = float(top @ (L @ top)) / float(top @ top)
     return eigenvalues, eigenvectors
+
+
+def _truncated_series(coefficients, dtype):
+    """The Chebyshev coefficients as floats, less the trailing ones whose sum of
+    magnitudes (a bound on what they add anywhere on the interval) is within
+    ``dtype``'s round-off of the series' scale: terms a penalty computed in
+    ``dtype`` could not tell from zero, each a sparse product saved (about a
+    third of an order-30 series in float32 for the default heat filter)."""
+    coefficients = np.asarray(coefficients, dtype=float)
+    tail = np.cumsum(np.abs(coefficients[::-1]))[::-1]  # tail[k] = sum_{j>=k} |c_j|
+    keep = np.flatnonzero(tail > torch.finfo(dtype).eps * tail[0])
+    return tuple(coefficients[: keep[-1] + 1 if keep.size else 1].tolist())
 
 
 def _csr(crow, col, val, n):
@@ -402,7 +429,9 @@ callable, default="laplacian"
     method : {"auto", "exact", "chebyshev"}, default="auto"
         How :math:`g(L)` is applied (ignored by the quadratic-form filters
         ``"laplacian"`` and ``"rayleigh"``, which are always sparse and exact).
-        ``"auto"`` is exact up to 1024 nodes.
+        ``"auto"`` is exact up to 1024 nodes. ``"chebyshev"`` needs no dense
+        decomposition at any size: its :math:`\\lambda_{max}` is a Lanczos
+        estimate times 1.01 above 128 nodes.
     order : int, default=30
         Degree of the Chebyshev polynomial. At 30 the Chebyshev penalty agrees
         with the exact one to 1e-6 relative for ``"heat"`` and the default
@@ -543,7 +572,8 @@ callable, default="laplacian"
                     lmax = _usable_lmax(top)
                 eigenvalues = np.clip(eigenvalues, 0.0, None)  # round-off below 0
             elif lmax is None:
-                lmax = largest_eigenvalue(L)
+                # no dense decomposition at any size: what Chebyshev is for
+                lmax = _lanczos_lmax(L)
             self.lmax = float(lmax)
             self.spectral_filter = _resolve_filter(self.filter, self.scale, self.lmax)
 
@@ -562,12 +592,18 @@ callable, default="laplacian"
             "_eigenvectors",
             "_responses",
             "_coefficients",
+            "_form",
             "_dense",
             "_degree",
         ):
             if name in self._buffers:
                 delattr(self, name)
+        self._form_coefficients = None
         kernels = self.spectral_filter.kernels
+        # An L2 filter's penalty is the quadratic form x^T M x with
+        # M = sum_k g_k(L)^2: one product M x a batch, which is also the
+        # gradient (2 M x), as for the Laplacian
+        l2 = self.method_ != "sparse" and self.spectral_filter.norm == "l2"
         if self.method_ == "sparse" and self.n_nodes <= _DENSE_MAX_NODES:
             buffer("_dense", L.toarray())
         elif self._lattice is not None:
@@ -576,11 +612,24 @@ callable, default="laplacian"
             responses = np.stack([np.asarray(g(eigenvalues)) for g in kernels])
             buffer("_eigenvectors", eigenvectors)
             buffer("_responses", responses)
+            if l2:
+                # U diag(sum_k g_k^2) U^T in the decomposition's precision
+                U = torch.from_numpy(eigenvectors).to(self.decomposition_dtype)
+                energy = torch.from_numpy((responses**2).sum(axis=0)).to(U.dtype)
+                form = (U * energy) @ U.T
+                buffer("_form", ((form + form.T) / 2).double().numpy())
         elif self.method_ == "chebyshev":
             coefficients = np.stack(
                 [chebyshev_coefficients(g, self.lmax, self.order) for g in kernels]
             )
             buffer("_coefficients", coefficients)
+            if l2:
+                # sum_k p_k(L~)^2 for the degree-`order` interpolants p_k of
+                # the g_k: the same penalty as ||p_k(L~) x||^2, exactly
+                self._form_coefficients = sum(
+                    chebyshev.chebmul(c, c) for c in coefficients
+                )
+                self._form_series = {}  # truncated per dtype, when first used
         return self
 
     @property
@@ -629,6 +678,59 @@ callable, default="laplacian"
             y[:, :w].sub_(x[:, -w:], alpha=weight)
             y[:, -w:].sub_(x[:, :w], alpha=weight)
         return y
+
+    def _polynomial_times(self, x, coefficients):
+        """:math:`\\sum_k c_k T_k(\\tilde L) x_b` for every row of ``x`` (B, n).
+
+        The Chebyshev recurrence in :math:`\\tilde L = 2 L / \\lambda_{max} - I`,
+        without autograd: the quadratic form's product, whose gradient needs no
+        graph of it. A sparse Laplacian works on ``x^T`` (n, B), one fused
+        ``addmm`` a term; a lattice on ``x`` by shifts.
+        """
+        scale = 2.0 / self.lmax
+        if self._lattice is None:
+            S = _csr(self._crow, self._col, self._cast("_val", x.dtype), self.n_nodes)
+            t_prev = x.T.contiguous()
+
+            def recur(t_curr, t_prev, factor):  # factor * L t_curr - t_prev
+                return torch.addmm(t_prev, S, t_curr, beta=-1.0, alpha=factor)
+
+        else:
+            t_prev = x.contiguous()
+
+            def recur(t_curr, t_prev, factor):
+                return self._lattice_times(t_curr).mul_(factor).sub_(t_prev)
+
+        out = t_prev * coefficients[0]
+        if len(coefficients) > 1:
+            t_curr = recur(t_prev, t_prev, scale)  # T_1 = L~ x
+            out.add_(t_curr, alpha=coefficients[1])
+            for c in coefficients[2:]:
+                # T_{k+1} = 2 L~ T_k - T_{k-1}
+                t_next = recur(t_curr, t_prev, 2.0 * scale).sub_(t_curr, alpha=2.0)
+                out.add_(t_next, alpha=c)
+                t_prev, t_curr = t_curr, t_next
+        return out.T.contiguous() if self._lattice is None else out
+
+    def _form_times(self, x):
+        """:math:`M x_b` for every row of ``x``, the quadratic form's matrix
+        :math:`M`: ``L`` for ``"laplacian"`` and ``"rayleigh"``,
+        :math:`\\sum_k g_k(L)^2` for an L2 filter (dense in the eigenbasis, or a
+        Chebyshev polynomial)."""
+        if self.method_ == "sparse":
+            return self._laplacian_times(x)
+        if self.method_ == "exact":
+            return x @ self._cast("_form", x.dtype)
+        series = self._form_series.get(x.dtype)
+        if series is None:
+            series = _truncated_series(self._form_coefficients, x.dtype)
+            self._form_series[x.dtype] = series
+        return self._polynomial_times(x, series)
+
+    @property
+    def _is_form(self):
+        """Whether the penalty is a quadratic form (every filter but the L1 ones)."""
+        return self.method_ == "sparse" or self.spectral_filter.norm == "l2"
 
     def _filtered(self, x):
         """Stacked :math:`g_k(L) x_b`, shape ``(K, B, n)``, for ``x`` of ``(B, n)``."""
@@ -706,19 +808,11 @@ callable, default="laplacian"
         penalties : torch.Tensor of shape (B,)
         """
         self._check_input(x)
-        if self.method_ == "sparse":
+        if self._is_form:
             return self._quadratic(x, None)
         if self.center:
             x = x - x.mean(dim=1, keepdim=True)
-        if self.method_ == "exact" and self.spectral_filter.norm == "l2":
-            # ||g(L) x||^2 = sum_i g(lambda_i)^2 <u_i, x>^2 : no back-projection needed
-            coefficients = x @ self._cast("_eigenvectors", x.dtype)
-            weights = (self._cast("_responses", x.dtype) ** 2).sum(dim=0)
-            return (coefficients * coefficients) @ weights
-        filtered = self._filtered(x)
-        if self.spectral_filter.norm == "l1":
-            return filtered.abs().sum(dim=(0, 2))
-        return (filtered * filtered).sum(dim=(0, 2))
+        return self._filtered(x).abs().sum(dim=(0, 2))
 
     def forward(self, x, sample_weight=None):
         """The penalty of a batch: the (weighted) mean of :meth:`per_sample`.
@@ -735,7 +829,7 @@ callable, default="laplacian"
         penalty : torch.Tensor
             A scalar (0-dimensional tensor).
         """
-        if self.method_ == "sparse":
+        if self._is_form:
             self._check_input(x)
             if sample_weight is None:
                 return self._quadratic(x, 1.0 / len(x) if len(x) else float("nan"))
@@ -759,9 +853,7 @@ callable, default="laplacian"
         one ``x`` receives: no autograd node, and one operation in the backward
         pass. A plain sum for the other filters.
         """
-        if self.method_ != "sparse" or not (
-            x.requires_grad and torch.is_grad_enabled()
-        ):
+        if not self._is_form or not (x.requires_grad and torch.is_grad_enabled()):
             value = self(x, sample_weight)
             return loss + scale * value, value.detach()
         self._check_input(x)
@@ -779,21 +871,24 @@ callable, default="laplacian"
 
     @property
     def _projects_gradient(self):
-        # see _quadratic_gradient: only a centred signal on a normalized Laplacian
+        # see _quadratic_gradient: only a centred signal on a normalized
+        # Laplacian (1 is an eigenvector of the combinatorial one, hence of any
+        # g(L) and of a polynomial in L: M 1 is parallel to 1, and the centred
+        # signal's gradient M x_c has zero mean)
         return self.center and self.laplacian != "combinatorial"
 
     def _quadratic_parts(self, x, weight):
         """The penalty (see :func:`_quadratic_values`) and what its gradient needs:
         ``(value, (L x, centred x, energies, norms))``."""
         xc = x - x.mean(dim=1, keepdim=True) if self.center else x
-        y = self._laplacian_times(xc)
+        y = self._form_times(xc)
         rayleigh = self.filter == "rayleigh"
         value, ratio, norm = _quadratic_values(xc, y, weight, rayleigh)
         return value, (y, xc if rayleigh else None, ratio, norm)
 
     def _sum(self, x):
         """The sum of :meth:`per_sample` over the batch (no gradient needed)."""
-        if self.method_ == "sparse":
+        if self._is_form:
             self._check_input(x)
             return self._quadratic(x, 1.0)
         return self.per_sample(x).sum()

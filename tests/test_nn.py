@@ -476,3 +476,21 @@ def test_pair_sums_gradient_is_autograds():
     assert torch.autograd.gradcheck(
         lambda z: _PairSums.apply(z, far, adjacency), (zs.requires_grad_(),)
     )
+
+
+def test_auto_method_of_a_learned_graph_avoids_decompositions_above_512():
+    """filter_method="auto" on a learned graph: Chebyshev for an L2 filter above
+    512 neurons (no eigendecomposition at each rebuild), exact below and for the
+    L1 filters; a predefined graph keeps the penalty's own rule."""
+
+    def method(n, filter, graph="learned"):
+        layer = torch.nn.Linear(3, n)
+        reg = GraphRegularizer(layer, graph=graph, filter=filter)
+        return reg.make_penalty(make_graph("ring", n)).method_
+
+    assert method(513, "heat") == "chebyshev"
+    assert method(513, np.exp) == "chebyshev"
+    assert method(512, "heat") == "exact"
+    assert method(513, "wavelet") == "exact"
+    assert method(513, "laplacian") == "sparse"
+    assert method(513, "heat", graph="ring") == "exact"

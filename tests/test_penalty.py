@@ -684,3 +684,85 @@ def test_decomposition_dtype_is_checked():
         GraphPenalty(make_graph("ring", 5), decomposition_dtype=torch.float16)
     with pytest.raises(ValueError, match="decomposition_dtype"):
         GraphPenalty(make_graph("ring", 5), decomposition_dtype="float32")
+
+
+# --------------------------------------------------------------------------- #
+# L2 filters as quadratic forms x^T (sum_k g_k(L)^2) x
+# --------------------------------------------------------------------------- #
+def _offset_response(eigenvalues):
+    # smooth, and not 0 at 0: (sum_k g_k(L)^2) 1 != 0
+    return np.exp(-0.3 * eigenvalues) + 0.5
+
+
+@pytest.mark.parametrize("center", [False, True])
+@pytest.mark.parametrize("laplacian", ["combinatorial", "normalized"])
+@pytest.mark.parametrize("method", ["exact", "chebyshev"])
+@pytest.mark.parametrize("filter", ["heat", _offset_response], ids=filter_id)
+def test_l2_filter_is_the_quadratic_form_of_its_bands(
+    filter, method, laplacian, center
+):
+    """The penalty and the gradient the training step adds (a hook, no autograd
+    of the product) equal autograd through ||g(L) x||^2 of the filtered bands."""
+    W = random_weighted_graph(40, 0.15, seed=31, isolated=(5,))
+    penalty = GraphPenalty(
+        W, filter=filter, laplacian=laplacian, method=method, center=center
+    )
+    weight = torch.as_tensor(np.random.default_rng(32).uniform(0.1, 2.0, 6))
+    head = signals(40, 3, seed=33)
+    for w in (None, weight):
+        leaf = signals(6, 40, seed=34).requires_grad_(True)
+        leaf_ref = leaf.detach().clone().requires_grad_(True)
+        x = torch.tanh(leaf)
+        total, value = penalty._add_to((x @ head).square().mean(), x, 0.3, w)
+        x_ref = torch.tanh(leaf_ref)
+        values = penalty.filter_signal(x_ref).square().sum(dim=(0, 2))
+        value_ref = values.mean() if w is None else (values * w).sum() / w.sum()
+        total_ref = (x_ref @ head).square().mean() + 0.3 * value_ref
+        torch.testing.assert_close(value, value_ref.detach(), rtol=1e-9, atol=1e-12)
+        total.backward()
+        total_ref.backward()
+        torch.testing.assert_close(leaf.grad, leaf_ref.grad, rtol=1e-8, atol=1e-12)
+    # per sample, with an arbitrary gradient for each value
+    x = signals(6, 40, seed=35).requires_grad_(True)
+    upstream = signals(6, 1, seed=36)[:, 0]
+    (grad,) = torch.autograd.grad(penalty.per_sample(x), x, upstream)
+    x_ref = x.detach().clone().requires_grad_(True)
+    values = penalty.filter_signal(x_ref).square().sum(dim=(0, 2))
+    (grad_ref,) = torch.autograd.grad(values, x_ref, upstream)
+    torch.testing.assert_close(grad, grad_ref, rtol=1e-8, atol=1e-12)
+
+
+def test_chebyshev_series_is_truncated_to_the_precision_of_the_input():
+    """A float32 penalty drops the terms float32 cannot see (fewer sparse
+    products), and agrees with the float64 penalty to float32's round-off."""
+    W = random_weighted_graph(200, 0.04, seed=37)
+    penalty = GraphPenalty(W, filter="heat", method="chebyshev")
+    x = signals(8, 200, seed=38)
+    value64 = float(penalty(x))
+    value32 = float(penalty(x.float()))
+    short, full = (
+        penalty._form_series[torch.float32],
+        penalty._form_series[torch.float64],
+    )
+    # the square of the order-30 interpolant has degree 60
+    assert len(short) < len(full) <= 2 * penalty.order + 1
+    assert len(short) < penalty.order
+    np.testing.assert_allclose(value32, value64, rtol=2e-6)
+
+
+def test_chebyshev_needs_no_dense_decomposition(monkeypatch):
+    """Chebyshev's lmax is a Lanczos estimate at every size above a dense
+    product's (no O(n^3) step, which a learned graph would pay at every
+    rebuild), and bounds the spectrum as the Chebyshev interval must."""
+    W = random_weighted_graph(300, 0.03, seed=39)
+    true_lmax = float(np.linalg.eigvalsh(np.diag(W.sum(1)) - W)[-1])
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a dense eigendecomposition")
+
+    monkeypatch.setattr(np.linalg, "eigvalsh", refuse)
+    monkeypatch.setattr(np.linalg, "eigh", refuse)
+    monkeypatch.setattr(torch.linalg, "eigh", refuse)
+    penalty = GraphPenalty(W, filter="heat", method="chebyshev")
+    assert true_lmax <= penalty.lmax <= 1.02 * true_lmax
+    assert np.isfinite(float(penalty(signals(4, 300, seed=40))))
