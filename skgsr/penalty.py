@@ -684,23 +684,16 @@ callable, default="laplacian"
 
         The Chebyshev recurrence in :math:`\\tilde L = 2 L / \\lambda_{max} - I`,
         without autograd: the quadratic form's product, whose gradient needs no
-        graph of it. A sparse Laplacian works on ``x^T`` (n, B), one fused
-        ``addmm`` a term; a lattice on ``x`` by shifts.
+        graph of it. It works on ``x^T`` (n, B), one fused sparse ``addmm`` a
+        term (a spectral filter's graph is never taken as a lattice).
         """
         scale = 2.0 / self.lmax
-        if self._lattice is None:
-            S = _csr(self._crow, self._col, self._cast("_val", x.dtype), self.n_nodes)
-            t_prev = x.T.contiguous()
+        S = _csr(self._crow, self._col, self._cast("_val", x.dtype), self.n_nodes)
 
-            def recur(t_curr, t_prev, factor):  # factor * L t_curr - t_prev
-                return torch.addmm(t_prev, S, t_curr, beta=-1.0, alpha=factor)
+        def recur(t_curr, t_prev, factor):  # factor * L t_curr - t_prev
+            return torch.addmm(t_prev, S, t_curr, beta=-1.0, alpha=factor)
 
-        else:
-            t_prev = x.contiguous()
-
-            def recur(t_curr, t_prev, factor):
-                return self._lattice_times(t_curr).mul_(factor).sub_(t_prev)
-
+        t_prev = x.T.contiguous()
         out = t_prev * coefficients[0]
         if len(coefficients) > 1:
             t_curr = recur(t_prev, t_prev, scale)  # T_1 = L~ x
@@ -710,7 +703,7 @@ callable, default="laplacian"
                 t_next = recur(t_curr, t_prev, 2.0 * scale).sub_(t_curr, alpha=2.0)
                 out.add_(t_next, alpha=c)
                 t_prev, t_curr = t_curr, t_next
-        return out.T.contiguous() if self._lattice is None else out
+        return out.T.contiguous()
 
     def _form_times(self, x):
         """:math:`M x_b` for every row of ``x``, the quadratic form's matrix
