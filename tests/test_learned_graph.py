@@ -1,5 +1,6 @@
 """The learned feature graph: the co-activation builder and its training schedule."""
 
+import sys
 import warnings
 
 import numpy as np
@@ -112,12 +113,17 @@ def near_tie_activations(n_groups=12, n_samples=200, seed=0):
     return np.column_stack(columns)
 
 
+@pytest.mark.parametrize("selection", ["torch", "numpy"])
 @pytest.mark.parametrize("metric", METRICS)
-def test_single_precision_gives_the_float64_neighbours(metric):
+def test_single_precision_gives_the_float64_neighbours(metric, selection, monkeypatch):
     """dtype=np.float32: the neighbours of float64 even where the 4th and 5th
     nearest are closer than float32 can tell (each group's base neuron); the
     weights agree to float32's absolute round-off in the squared distances,
-    a larger share of the close copies' small distances (d^2 ~ 1e-4)."""
+    a larger share of the close copies' small distances (d^2 ~ 1e-4). The
+    nearest are selected by torch's top-k when torch is imported, else by
+    numpy's partition."""
+    if selection == "numpy":
+        monkeypatch.setitem(sys.modules, "torch", None)
     H = near_tie_activations()
     for kernel in KERNELS:
         exact = coactivation_graph(H, 4, metric=metric, kernel=kernel)
@@ -142,6 +148,23 @@ def test_single_precision_decides_near_ties_in_float64(monkeypatch):
     monkeypatch.undo()
     single = coactivation_graph(H, 4, kernel="binary", dtype=np.float32)
     assert (single != exact).nnz == 0
+
+
+@pytest.mark.parametrize("selection", ["torch", "numpy"])
+def test_single_precision_with_exact_ties(selection, monkeypatch):
+    """Duplicated neurons tie exactly (distance 0) among the nearest and at the
+    k-th: the float32 graph is float64's, whatever order the selection gives
+    the ties."""
+    if selection == "numpy":
+        monkeypatch.setitem(sys.modules, "torch", None)
+    rng = np.random.RandomState(4)
+    H = np.repeat(rng.normal(size=(300, 10)) @ rng.normal(size=(10, 40)), 3, axis=1)
+    for k in (2, 3, 5):
+        exact = coactivation_graph(H, k)
+        single = coactivation_graph(H, k, dtype=np.float32)
+        np.testing.assert_array_equal(single.indptr, exact.indptr)
+        np.testing.assert_array_equal(single.indices, exact.indices)
+        np.testing.assert_allclose(single.data, exact.data, rtol=0, atol=1e-5)
 
 
 @pytest.mark.parametrize("metric", METRICS)
