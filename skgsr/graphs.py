@@ -931,9 +931,9 @@ def _nearest_neighbors(points, k, sq=None, dtype=np.float64):
     nearest are further apart than twice the round-off bound of its distances
     (:func:`_single_precision_bound`) and its nearest is further than twice the
     bound from it (else it may coincide with a duplicate, which float64 weighs
-    1); the other rows are computed again in float64. The kept rows' distances carry float32's round-off, an absolute
-    error in the squared distance of about 1e-7 of the squared norms (at most
-    the bound).
+    1); the other rows are computed again in float64. The kept rows' distances
+    carry float32's round-off, an absolute error in the squared distance of
+    about 1e-7 of the squared norms (at most the bound).
     """
     n = points.shape[0]
     if sq is None:  # the points' squared norms
