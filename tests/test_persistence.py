@@ -179,7 +179,16 @@ def test_pickling_a_gpu_model_stores_cpu_tensors(data, monkeypatch):
 @pytest.mark.parametrize("Est", ESTIMATORS)
 @pytest.mark.parametrize(
     "graph",
-    ["grid", "torus", "dense", "sparse", "networkx", "learned", "learned-heat"],
+    [
+        "grid",
+        "torus",
+        "dense",
+        "sparse",
+        "networkx",
+        "learned",
+        "learned-heat",
+        "learned-heat-wide",
+    ],
 )
 def test_save_load_round_trip(Est, graph, data, tmp_path):
     """Every fitted attribute and every output comes back identical."""
@@ -209,9 +218,22 @@ def test_save_load_round_trip(Est, graph, data, tmp_path):
             filter="heat",
             alpha=1e-3,
         )
+    elif graph == "learned-heat-wide":
+        # above 512 neurons "auto" takes Chebyshev on a learned graph: lmax is a
+        # Lanczos estimate (times 1.01), which the load check must accept
+        params.update(
+            graph="learned",
+            graph_warmup=1,
+            learned_objective="smooth",
+            filter="heat",
+            alpha=1e-3,
+            n_components=520,
+        )
     elif graph == "torus":
         params.update(graph="torus", early_stopping=True, filter="heat")
     est = _fit(Est, data, **params)
+    if graph == "learned-heat-wide":
+        assert est.penalty_.method_ == "chebyshev"
     if graph in ("learned-heat", "torus"):
         assert est.penalty_.method_ == "exact"
         learned = graph == "learned-heat"
