@@ -388,8 +388,10 @@ class GraphRegularizer:
     filter, laplacian, filter_scale, filter_method, filter_order, filter_center
         The penalty's filter, as the estimators take them: ``filter`` is
         :class:`~skgsr.penalty.GraphPenalty`'s ``filter``, ``filter_scale`` its
-        ``scale``, ``filter_method`` its ``method``, ``filter_order`` its
-        ``order``, ``filter_center`` its ``center``; ``laplacian="auto"`` is
+        ``scale``, ``filter_method`` its ``method`` (except that ``"auto"``
+        takes Chebyshev for ``"heat"`` and callables on a learned graph above
+        512 neurons, which a rebuild would decompose anew), ``filter_order``
+        its ``order``, ``filter_center`` its ``center``; ``laplacian="auto"`` is
         combinatorial for given graphs and normalized for a learned one, and
         ``filter_center="auto"`` centres for ``"rayleigh"`` only (the centred,
         scale-free Rayleigh quotient) and for no other filter.
