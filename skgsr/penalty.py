@@ -54,6 +54,16 @@ _DENSE_MAX_NODES = 128
 
 _METHODS = ("auto", "exact", "chebyshev")
 
+# The operators one graph's method keeps (set_graph drops the previous ones).
+_METHOD_BUFFERS = (
+    "_eigenvectors",
+    "_responses",
+    "_coefficients",
+    "_form",
+    "_dense",
+    "_degree",
+)
+
 # filter="topographic" holds an n x n distance matrix and costs O(B n^2) a batch.
 _TOPOGRAPHIC_MAX_NODES = 4096
 
@@ -77,21 +87,17 @@ def largest_eigenvalue(L):
     -------
     lmax : float
     """
+    return _largest_eigenvalue(L, _EXACT_MAX_NODES)
+
+
+def _largest_eigenvalue(L, dense_max_nodes):
+    """:func:`largest_eigenvalue`, dense up to ``dense_max_nodes`` nodes. The
+    Chebyshev method asks for ``_DENSE_MAX_NODES``: no dense decomposition
+    where it would cost more than microseconds."""
     if L.nnz == 0:
         return 1.0
-    if L.shape[0] <= _EXACT_MAX_NODES:
+    if L.shape[0] <= dense_max_nodes:
         return _usable_lmax(float(np.linalg.eigvalsh(L.toarray())[-1]))
-    return _lanczos_lmax(L)
-
-
-def _lanczos_lmax(L):
-    """An upper estimate of the largest eigenvalue without a dense decomposition:
-    ARPACK's Lanczos estimate times 1.01 (dense ``eigvalsh`` on tiny graphs,
-    where it costs microseconds), for the Chebyshev interval."""
-    if L.nnz == 0:
-        return 1.0
-    if L.shape[0] <= _DENSE_MAX_NODES:
-        return largest_eigenvalue(L)
     # A fixed start vector: ARPACK's default one comes from its own generator,
     # whose state persists between calls, so lmax (hence the default scales and
     # the Chebyshev penalty) would change from one fit to the next in a process.
@@ -123,6 +129,15 @@ def _eigendecomposition(L, dtype):
         top = eigenvectors[:, -1]
         eigenvalues[-1] = float(top @ (L @ top)) / float(top @ top)
     return eigenvalues, eigenvectors
+
+
+def _squared_form(eigenvectors, responses, dtype):
+    """:math:`U \\mathrm{diag}(\\sum_k g_k^2) U^T` (float64 array), the matrix of
+    an L2 filter's quadratic form, computed in ``dtype`` and symmetrized."""
+    U = torch.from_numpy(eigenvectors).to(dtype)
+    energy = torch.from_numpy((responses**2).sum(axis=0)).to(dtype)
+    form = (U * energy) @ U.T
+    return ((form + form.T) / 2).double().numpy()
 
 
 def _truncated_series(coefficients, dtype):
@@ -573,7 +588,7 @@ callable, default="laplacian"
                 eigenvalues = np.clip(eigenvalues, 0.0, None)  # round-off below 0
             elif lmax is None:
                 # no dense decomposition at any size: what Chebyshev is for
-                lmax = _lanczos_lmax(L)
+                lmax = _largest_eigenvalue(L, _DENSE_MAX_NODES)
             self.lmax = float(lmax)
             self.spectral_filter = _resolve_filter(self.filter, self.scale, self.lmax)
 
@@ -588,17 +603,10 @@ callable, default="laplacian"
         buffer("_val", L.data)
         # drop the operators of the previous graph's method (e.g. an n x n
         # eigenbasis) so that a swap to a Chebyshev graph does not keep them alive
-        for name in (
-            "_eigenvectors",
-            "_responses",
-            "_coefficients",
-            "_form",
-            "_dense",
-            "_degree",
-        ):
+        for name in _METHOD_BUFFERS:
             if name in self._buffers:
                 delattr(self, name)
-        self._form_coefficients = None
+        self._form_coefficients, self._form_series = None, {}
         kernels = self.spectral_filter.kernels
         # An L2 filter's penalty is the quadratic form x^T M x with
         # M = sum_k g_k(L)^2: one product M x a batch, which is also the
@@ -613,11 +621,10 @@ callable, default="laplacian"
             buffer("_eigenvectors", eigenvectors)
             buffer("_responses", responses)
             if l2:
-                # U diag(sum_k g_k^2) U^T in the decomposition's precision
-                U = torch.from_numpy(eigenvectors).to(self.decomposition_dtype)
-                energy = torch.from_numpy((responses**2).sum(axis=0)).to(U.dtype)
-                form = (U * energy) @ U.T
-                buffer("_form", ((form + form.T) / 2).double().numpy())
+                buffer(
+                    "_form",
+                    _squared_form(eigenvectors, responses, self.decomposition_dtype),
+                )
         elif self.method_ == "chebyshev":
             coefficients = np.stack(
                 [chebyshev_coefficients(g, self.lmax, self.order) for g in kernels]
@@ -628,8 +635,7 @@ callable, default="laplacian"
                 # the g_k: the same penalty as ||p_k(L~) x||^2, exactly
                 self._form_coefficients = sum(
                     chebyshev.chebmul(c, c) for c in coefficients
-                )
-                self._form_series = {}  # truncated per dtype, when first used
+                )  # truncated per dtype when first used (_form_series)
         return self
 
     @property
