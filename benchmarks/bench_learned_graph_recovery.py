@@ -106,6 +106,9 @@ RECIPES = {
     "default": {"library": True},
     "default_smoothing": {"library": True, "library_weights": {"smoothing": 0.3}},
     "default_no_coverage": {"library": True, "library_weights": {"coverage": 0.0}},
+    # the coverage uniform over the inputs (the default before its input
+    # weights, the inputs' communalities)
+    "default_uniform": {"library": True, "library_uniform_coverage": True},
     # ... with the former 5 neighbours at every width instead of "auto"
     "default_k5": {"library": True, "n_neighbors": 5},
     # the terms' weights under the estimators' own training (--library-training)
@@ -656,6 +659,19 @@ def modules_weights(weights):
 
 
 @contextmanager
+def uniform_coverage(uniform):
+    """``learned_objective="modules"`` with the coverage of every input alike,
+    as before ``graph_input_weights_`` (the inputs' communalities)."""
+    saved = skgsr.nn.input_communalities
+    if uniform:
+        skgsr.nn.input_communalities = lambda inputs, **kwargs: None
+    try:
+        yield
+    finally:
+        skgsr.nn.input_communalities = saved
+
+
+@contextmanager
 def far_hops(hops):
     """The ``modules`` objective's repulsion on pairs more than ``hops`` edges
     apart (None: the library's)."""
@@ -773,6 +789,7 @@ def fit_one(family, seed, width, params, alpha, fit_seed, fit, n_samples):
         modules_weights(params.get("library_weights")),
         learned_graph_variant(params.get("library_graph")),
         far_hops(params.get("library_far_hops")),
+        uniform_coverage(params.get("library_uniform_coverage")),
     ):
         warnings.simplefilter("ignore")
         estimator = make_study_estimator(

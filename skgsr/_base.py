@@ -699,7 +699,7 @@ class BaseGSR(FittedNetworkMixin, TransformerMixin, BaseEstimator):
         n_samples = min(self.graph_n_samples, data.n_samples)
         index = state.graph_rng.permutation(data.n_samples)[:n_samples]
         index = torch.from_numpy(np.sort(index))
-        keep = state.regularizer.learned_.needs_inputs
+        keep = state.regularizer._rebuild_needs_inputs
         activations, inputs = [], []
         with evaluation_mode(state.module), torch.no_grad():
             for chunk in index.split(INFERENCE_BATCH):

@@ -496,6 +496,18 @@ def _counts(value, what):
         _int(v, what, 0)
 
 
+def _input_weights(value, what):
+    if not (
+        isinstance(value, np.ndarray)
+        and value.ndim == 1
+        and value.dtype.kind == "f"
+        and value.size
+        and np.all(np.isfinite(value))
+        and np.all(value > 0)
+    ):
+        raise _Invalid(f"{what} must be a 1-D array of positive finite numbers")
+
+
 def _index_array(value, what):
     if not (
         isinstance(value, np.ndarray) and value.ndim == 1 and value.dtype.kind in "iu"
@@ -568,6 +580,7 @@ _FITTED_ATTRIBUTES = {
     "graph_history_": _graph_history,
     "graph_history_epochs_": _counts,
     "inactive_neurons_": _optional(_index_array),
+    "graph_input_weights_": _optional(_input_weights),
     "graph_modularity_": _number,
     "_graph_updates": lambda v, what: _int(v, what, 0),
     "_generator_state": _optional(_generator_state),

@@ -561,6 +561,9 @@ class LearnedGraph:
         self.history = []
         self.history_epochs = []
         self.inactive = None
+        # learned_objective="modules": the coverage's weights of the inputs
+        # (set from the rows of the first graph; see skgsr.nn.input_communalities)
+        self.input_weights = None
         self._scheduled_at = None
 
     @property
@@ -632,6 +635,7 @@ class LearnedGraph:
             "graph_history_": list(self.history),
             "graph_history_epochs_": list(self.history_epochs),
             "inactive_neurons_": self.inactive,
+            "graph_input_weights_": self.input_weights,
             "_graph_updates": self.n_updates,
         }
 
@@ -640,6 +644,7 @@ class LearnedGraph:
         self.history = list(attributes.get("graph_history_", []))
         self.history_epochs = list(attributes.get("graph_history_epochs_", []))
         self.inactive = attributes.get("inactive_neurons_")
+        self.input_weights = attributes.get("graph_input_weights_")
         self.n_updates = attributes.get("_graph_updates", len(self.history))
         self.n_epochs = n_epochs
         return self

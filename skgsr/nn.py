@@ -34,7 +34,7 @@ from ._warnings import warn
 from .filters import _FILTER_NAMES, _resolve_filter
 from .penalty import GraphPenalty, TopographicPenalty
 
-__all__ = ["GraphRegularizer"]
+__all__ = ["GraphRegularizer", "input_communalities"]
 
 #: Constraints on the parameters shared by the regularizer and the estimators.
 PARAMETER_CONSTRAINTS = {
@@ -74,6 +74,9 @@ _LOW_PRECISION = (torch.float16, torch.bfloat16)
 # learned_objective="modules": the weights of its terms, and how far apart two
 # neurons must be in the learned graph to be decorrelated (benchmarks/README.rst,
 # "learned graph, feature modules", has the study that chose them).
+# the coverage term's target: each input's communality, at least this share of
+# the largest (not tuned)
+_COMMUNALITY_FLOOR = 0.05
 _MODULES_WEIGHTS = {"smoothing": 0.0, "repulsion": 1.0, "varimax": 4.0, "coverage": 1.0}
 _FAR_HOPS = 2
 # Below this share of pairs within _FAR_HOPS of each other, the repulsion is
@@ -116,6 +119,65 @@ def _standardized_columns(a, weights=None):
     return centred / (centred.norm(dim=0, keepdim=True) + 1e-6)
 
 
+def input_communalities(inputs, *, floor=_COMMUNALITY_FLOOR):
+    """How much of each input's variance it shares with the others.
+
+    The share of each standardized input's variance that the principal
+    components of the rows above the Marchenko-Pastur edge
+    :math:`(1 + \\sqrt{d / m})^2` explain (``m`` rows, ``d`` inputs; the
+    eigenvalues of the correlation matrix of ``m`` rows of independent noise
+    lie below it): about 1 for an input that moves with others, about 0 for
+    one that is noise of its own. ``learned_objective="modules"`` asks the
+    neurons to cover the inputs in proportion to it (its coverage term).
+
+    Parameters
+    ----------
+    inputs : array-like of shape (n_samples, ...)
+        Rows of inputs; each is flattened.
+    floor : float, default=0.05
+        The least share, as a fraction of the largest.
+
+    Returns
+    -------
+    weights : ndarray of shape (n_inputs,)
+        Positive, summing to 1; uniform when no component rises above the
+        edge (nothing shared) or with fewer than 2 rows.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skgsr.nn import input_communalities
+    >>> rng = np.random.default_rng(0)
+    >>> factor = rng.normal(size=(500, 1))
+    >>> X = np.hstack([factor + 0.3 * rng.normal(size=(500, 4)),
+    ...                rng.normal(size=(500, 4))])
+    >>> w = input_communalities(X)
+    >>> bool(w[:4].min() > 5 * w[4:].max())
+    True
+    """
+    x = np.asarray(inputs, dtype=np.float64)
+    x = x.reshape(len(x), -1)
+    m, d = x.shape
+    if m < 2 or d == 0:
+        return np.full(d, 1.0 / max(d, 1))
+    std = x.std(axis=0)
+    x = (x - x.mean(axis=0)) / np.where(std > 0, std, 1.0) / np.sqrt(m)
+    edge = (1 + np.sqrt(d / m)) ** 2
+    # the components above the edge, from the smaller of the two Gram matrices
+    gram = x @ x.T if m < d else x.T @ x
+    values, vectors = np.linalg.eigh(gram)
+    keep = values > edge
+    if not keep.any():
+        return np.full(d, 1.0 / d)
+    if m < d:
+        loadings = x.T @ vectors[:, keep]  # the axes times the root of the values
+    else:
+        loadings = vectors[:, keep] * np.sqrt(values[keep])
+    shared = (loadings**2).sum(axis=1)
+    shared = np.maximum(shared, floor * shared.max())
+    return shared / shared.sum()
+
+
 class _PairSums(torch.autograd.Function):
     """:math:`(\\sum_{ik} F_{ik} r_{ik}^2, \\sum_{ik} A_{ik} r_{ik})` with
     :math:`r = \\hat Z^T \\hat Z`, for symmetric ``F`` and ``A``.
@@ -152,10 +214,11 @@ class _ModulesObjective:
     - varimax, :math:`-\\frac1n \\sum_i \\big[\\frac1d \\sum_j \\rho_{ji}^4 -
       (\\frac1d \\sum_j \\rho_{ji}^2)^2\\big]` (Kaiser's criterion): each
       neuron correlates with one group of inputs and little with the rest;
-    - coverage, :math:`\\frac{d}{n^2} \\sum_j c_j^2` with :math:`c_j = \\sum_i
-      \\rho_{ji}^2 / \\sum_{j'} \\rho_{j'i}^2` (at least 1, 1 when every input
-      draws as much of the neurons' correlation): no group of inputs is left to
-      one or two neurons;
+    - coverage, :math:`\\frac{1}{n^2} \\sum_j c_j^2 / \\pi_j` with :math:`c_j =
+      \\sum_i \\rho_{ji}^2 / \\sum_{j'} \\rho_{j'i}^2` (at least 1, 1 when each
+      input draws the share :math:`\\pi_j` of the neurons' correlation;
+      :math:`\\pi` is ``input_weights``, uniform when None): no group of inputs
+      is left to one or two neurons;
     - smoothing, :math:`\\sum_{ik} A_{ik} (1 - r_{ik}) / \\sum_{ik} A_{ik}`:
       the Laplacian energy of the batch-standardized activations per unit of
       edge weight.
@@ -171,7 +234,12 @@ class _ModulesObjective:
     ``n x n`` correlation matrix (``O(B n^2)``).
     """
 
-    def __init__(self, adjacency):
+    def __init__(self, adjacency, input_weights=None):
+        self.input_weights = (
+            None
+            if input_weights is None
+            else torch.as_tensor(np.asarray(input_weights, dtype=np.float64))
+        )
         adjacency = sp.csr_array(adjacency, dtype=np.float64)
         n = adjacency.shape[0]
         near = graphs._pairs_within(adjacency, _FAR_HOPS, dense=True)
@@ -204,6 +272,18 @@ class _ModulesObjective:
         if self._tensors["crow" if self.sparse else "far"].device != device:
             self._tensors = {k: v.to(device) for k, v in self._tensors.items()}
         return self._tensors
+
+    def _coverage(self, covered, n):
+        d = len(covered)
+        if self.input_weights is None:
+            return d * (covered * covered).sum() / n**2
+        if len(self.input_weights) != d:
+            raise ValueError(
+                f"the batch has {d} inputs but the coverage weights, taken from "
+                f"the inputs of the first graph's rows, {len(self.input_weights)}."
+            )
+        weights = self.input_weights.to(device=covered.device, dtype=covered.dtype)
+        return (covered * covered / weights).sum() / n**2
 
     def terms(self, z, x, sample_weight=None):
         """The unweighted terms of the objective for a batch, as a dict of scalars.
@@ -239,14 +319,14 @@ class _ModulesObjective:
         rho2 = (_standardized_columns(x, sample_weight).T @ zs) ** 2  # (d, n)
         share = rho2 / (rho2.sum(dim=0, keepdim=True) + 1e-12)
         covered = share.sum(dim=1)
-        d, n = rho2.shape
+        n = rho2.shape[1]
         return {
             "smoothing": (
                 1 - attraction / self.edge_weight if self.edge_weight > 0 else zero
             ),
             "repulsion": far_r2 / self.n_far if self.n_far > 0 else zero,
             "varimax": -((rho2**2).mean(dim=0) - rho2.mean(dim=0) ** 2).mean(),
-            "coverage": d * (covered * covered).sum() / n**2,
+            "coverage": self._coverage(covered, n),
         }
 
     def __call__(self, z, x, sample_weight=None):
@@ -1030,11 +1110,28 @@ graph_kernel, graph_metric
             )
         return weights
 
+    @property
+    def _needs_input_weights(self):
+        """Whether the next rebuild sets the coverage's input weights."""
+        return self._trains_modules() and self.learned_.input_weights is None
+
+    @property
+    def _rebuild_needs_inputs(self):
+        """Whether a rebuild wants the encoded rows' inputs (input profiles,
+        or the coverage's input weights not yet set)."""
+        return self.learned_ is not None and (
+            self.learned_.needs_inputs or self._needs_input_weights
+        )
+
+    def _new_objective(self, adjacency):
+        weights = None if self.learned_ is None else self.learned_.input_weights
+        return _ModulesObjective(adjacency, weights)
+
     def _modules_objective(self, z, inputs, sample_weight):
         """``learned_objective="modules"`` of a batch (without ``alpha``)."""
         adjacency = self.penalty_.adjacency
         if self._objective is None or self._objective[0] is not adjacency:
-            self._objective = (adjacency, _ModulesObjective(adjacency))
+            self._objective = (adjacency, self._new_objective(adjacency))
         x = inputs.to(device=z.device, dtype=z.dtype, non_blocking=True)
         weights = None
         if sample_weight is not None:
@@ -1138,13 +1235,13 @@ graph_kernel, graph_metric
                 f"activations have {activations.shape[1]} columns but the layer has "
                 f"{self.n_nodes_} units."
             )
-        if self.learned_.needs_inputs:
-            if inputs is None:
-                raise ValueError(
-                    "graph_metric='input_profile' builds the graph from the "
-                    "units' correlations with the inputs: pass the same samples' "
-                    "inputs, update_graph(activations, inputs=X)."
-                )
+        if self.learned_.needs_inputs and inputs is None:
+            raise ValueError(
+                "graph_metric='input_profile' builds the graph from the "
+                "units' correlations with the inputs: pass the same samples' "
+                "inputs, update_graph(activations, inputs=X)."
+            )
+        if inputs is not None:
             if isinstance(inputs, torch.Tensor):
                 inputs = inputs.detach().cpu().numpy()
             inputs = np.asarray(inputs)
@@ -1155,6 +1252,10 @@ graph_kernel, graph_metric
                 )
         previous = None if self.penalty_ is None else self.penalty_.adjacency
         try:
+            if self._needs_input_weights and inputs is not None:
+                # the coverage's target: the data's, so found once (at the
+                # first graph) and kept by warm starts and saved files
+                self.learned_.input_weights = input_communalities(inputs)
             adjacency, inactive = self.learned_.build(activations, inputs)
             if self.penalty_ is None:
                 self.penalty_ = self.make_penalty(adjacency)
@@ -1165,7 +1266,7 @@ graph_kernel, graph_metric
                 # the far pairs of the new graph, found once per rebuild
                 self._objective = (
                     adjacency_in_use,
-                    _ModulesObjective(adjacency_in_use),
+                    self._new_objective(adjacency_in_use),
                 )
         except Exception as exc:  # any failure of one rebuild
             return self._rebuild_failed(exc, previous, scheduled)
@@ -1252,7 +1353,7 @@ graph_kernel, graph_metric
         """The layer's activations on up to ``graph_n_samples`` rows of ``inputs``,
         and those rows (flattened) when the graph needs them, else None."""
         device = module_device(model)
-        keep = self.learned_.needs_inputs
+        keep = self._rebuild_needs_inputs
         rows = []
         with evaluation_mode(model), torch.no_grad(), self._recorded() as recorded:
             for batch in self._input_batches(inputs):

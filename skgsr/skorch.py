@@ -164,7 +164,7 @@ class GraphRegularizerMixin:
             sample = torch.utils.data.Subset(
                 dataset_train, np.sort(rows[: regularizer.graph_n_samples]).tolist()
             )
-            if regularizer.learned_.needs_inputs:
+            if regularizer._rebuild_needs_inputs:
                 activations, inputs = self._layer_outputs_and_inputs(sample)
                 regularizer.update_graph(activations, inputs=inputs)
             else:

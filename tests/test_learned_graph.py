@@ -1046,11 +1046,11 @@ def test_a_rebuild_failing_after_the_penalty_took_the_graph_restores_it(monkeypa
     original = skgsr.nn._ModulesObjective
     calls = []
 
-    def objective(adjacency):
+    def objective(adjacency, *args):
         calls.append(1)
         if len(calls) >= 2:
             raise MemoryError("far pairs")
-        return original(adjacency)
+        return original(adjacency, *args)
 
     monkeypatch.setattr(skgsr.nn, "_ModulesObjective", objective)
     ae = GSRAutoencoder(
@@ -1209,3 +1209,99 @@ def test_a_warm_start_after_the_warmup_does_not_settle_again(small_data):
     # epoch 3 warms up; 4 switches on and settles with 5; 6 is the first
     # judged, 7 and 8 stall
     assert late.n_iter_ == 8
+
+
+# ------------------------------------------------- the coverage's input weights
+def test_input_communalities_tell_shared_inputs_from_noise():
+    """Inputs driven by common factors get most of the weight, inputs of
+    independent noise the floor; pure noise (nothing above the
+    Marchenko-Pastur edge) and a single row give uniform weights."""
+    from skgsr.nn import input_communalities
+
+    X, _ = module_data(n_samples=400, n_modules=3, features_per_module=5)
+    rng = np.random.RandomState(1)
+    noise = rng.normal(size=(400, 6))
+    w = input_communalities(np.hstack([X, noise]))
+    assert w.shape == (21,) and np.all(w > 0)
+    np.testing.assert_allclose(w.sum(), 1.0)
+    assert w[:15].min() > 5 * w[15:].max()
+    # the floor: no input below 0.05 of the largest
+    assert w.min() >= 0.05 * w.max() * (1 - 1e-12)
+    np.testing.assert_allclose(input_communalities(noise), 1 / 6)
+    np.testing.assert_allclose(input_communalities(X[:1]), 1 / 15)
+    # a constant input is not shared: the floor, not a division by zero
+    constant = np.hstack([X, np.ones((400, 1))])
+    w = input_communalities(constant)
+    assert np.all(np.isfinite(w)) and w[-1] == pytest.approx(0.05 * w.max())
+
+
+def test_input_communalities_wide_inputs_match_the_correlation_matrix():
+    """Fewer rows than inputs (the rows' Gram matrix) gives what the
+    eigendecomposition of the inputs' correlation matrix gives."""
+    from skgsr.nn import input_communalities
+
+    rng = np.random.RandomState(0)
+    factors = rng.normal(size=(30, 2))
+    X = factors @ rng.normal(size=(2, 50)) + 0.3 * rng.normal(size=(30, 50))
+    R = np.corrcoef(X, rowvar=False)
+    values, vectors = np.linalg.eigh(R)
+    keep = values > (1 + np.sqrt(50 / 30)) ** 2
+    shared = (vectors[:, keep] ** 2 * values[keep]).sum(axis=1)
+    shared = np.maximum(shared, 0.05 * shared.max())
+    np.testing.assert_allclose(input_communalities(X), shared / shared.sum())
+    # and the transpose's way (more rows than inputs) agrees with it too
+    np.testing.assert_allclose(
+        input_communalities(np.vstack([X, X])), shared / shared.sum()
+    )
+
+
+def test_uniform_input_weights_are_the_plain_coverage():
+    import skgsr.nn
+
+    rng = np.random.RandomState(0)
+    A = coactivation_graph(rng.normal(size=(40, 10)), n_neighbors=3)
+    z = torch.as_tensor(rng.normal(size=(40, 10)))
+    x = torch.as_tensor(rng.normal(size=(40, 7)))
+    plain = skgsr.nn._ModulesObjective(A).terms(z, x)["coverage"]
+    uniform = skgsr.nn._ModulesObjective(A, np.full(7, 1 / 7)).terms(z, x)
+    torch.testing.assert_close(uniform["coverage"], plain)
+    weighted = skgsr.nn._ModulesObjective(A, np.arange(1.0, 8.0) / 28).terms(z, x)
+    assert weighted["coverage"] >= 1.0 and weighted["coverage"] != plain
+    with pytest.raises(ValueError, match="the batch has 7 inputs"):
+        skgsr.nn._ModulesObjective(A, np.full(5, 0.2)).terms(z, x)
+
+
+def test_input_weights_are_the_first_graphs_and_survive_warm_starts(small_data):
+    """The coverage's weights come from the rows of the first graph, are an
+    attribute of the fit (None with learned_objective="smooth"), and a warm
+    start on other data keeps them, as it keeps the graph's schedule."""
+    from skgsr.nn import input_communalities
+
+    X, _ = small_data
+    params = {**SMALL, "graph_warmup": 2, "graph_update_interval": 2, "alpha": 0.1}
+    est = GSRAutoencoder(max_iter=5, warm_start=True, **params).fit(X)
+    np.testing.assert_allclose(est.graph_input_weights_, input_communalities(X))
+    first = est.graph_input_weights_.copy()
+    rng = np.random.RandomState(0)
+    est.fit(rng.normal(size=X.shape).astype(np.float32))
+    np.testing.assert_array_equal(est.graph_input_weights_, first)
+    smooth = GSRAutoencoder(max_iter=3, learned_objective="smooth", **params).fit(X)
+    assert smooth.graph_input_weights_ is None
+
+
+def test_graph_regularizer_epoch_end_sets_input_weights(small_data):
+    """In a user's own loop, epoch_end(inputs) encodes the rows and sets the
+    weights at the first graph; update_graph without inputs leaves them
+    unset (a uniform coverage)."""
+    from skgsr.nn import GraphRegularizer, input_communalities
+
+    X, _ = small_data
+    model = torch.nn.Sequential(torch.nn.Linear(X.shape[1], 12), torch.nn.ReLU())
+    reg = GraphRegularizer(graph="learned", alpha=0.1, graph_warmup=1, model=model)
+    reg.attach(model[1])
+    assert reg.epoch_end(torch.as_tensor(X))
+    np.testing.assert_allclose(reg.learned_.input_weights, input_communalities(X))
+    bare = GraphRegularizer(graph="learned", alpha=0.1, graph_warmup=0)
+    with torch.no_grad():
+        bare.update_graph(model(torch.as_tensor(X)))
+    assert bare.learned_.input_weights is None
