@@ -662,13 +662,13 @@ def modules_weights(weights):
 def uniform_coverage(uniform):
     """``learned_objective="modules"`` with the coverage of every input alike,
     as before ``graph_input_weights_`` (the inputs' communalities)."""
-    saved = skgsr.nn.input_communalities
+    saved = skgsr.nn._coverage_weights
     if uniform:
-        skgsr.nn.input_communalities = lambda inputs, **kwargs: None
+        skgsr.nn._coverage_weights = lambda communalities: None
     try:
         yield
     finally:
-        skgsr.nn.input_communalities = saved
+        skgsr.nn._coverage_weights = saved
 
 
 @contextmanager

@@ -74,11 +74,15 @@ _LOW_PRECISION = (torch.float16, torch.bfloat16)
 # learned_objective="modules": the weights of its terms, and how far apart two
 # neurons must be in the learned graph to be decorrelated (benchmarks/README.rst,
 # "learned graph, feature modules", has the study that chose them).
-# the coverage term's target: each input's communality, at least this share of
-# the largest (not tuned)
-_COMMUNALITY_FLOOR = 0.05
 _MODULES_WEIGHTS = {"smoothing": 0.0, "repulsion": 1.0, "varimax": 4.0, "coverage": 1.0}
 _FAR_HOPS = 2
+# the coverage term's target: an input's share grows with its communality up
+# to half the largest communality, where it saturates (inputs that share
+# that much are alike members of the modules), and is at least 0.05 of the
+# saturated share (the floor chosen before measuring, the saturation after
+# the first measurements: benchmarks/README.rst)
+_COMMUNALITY_SATURATION = 0.5
+_COMMUNALITY_FLOOR = 0.05
 # Below this share of pairs within _FAR_HOPS of each other, the repulsion is
 # computed from the batch's Gram matrix and the near pairs alone (cheaper when
 # the graph is sparse; benchmarks/README.rst, "The cost of the objective").
@@ -119,29 +123,32 @@ def _standardized_columns(a, weights=None):
     return centred / (centred.norm(dim=0, keepdim=True) + 1e-6)
 
 
-def input_communalities(inputs, *, floor=_COMMUNALITY_FLOOR):
+def input_communalities(inputs):
     """How much of each input's variance it shares with the others.
 
     The share of each standardized input's variance that the principal
-    components of the rows above the Marchenko-Pastur edge
-    :math:`(1 + \\sqrt{d / m})^2` explain (``m`` rows, ``d`` inputs; the
-    eigenvalues of the correlation matrix of ``m`` rows of independent noise
-    lie below it): about 1 for an input that moves with others, about 0 for
-    one that is noise of its own. ``learned_objective="modules"`` asks the
-    neurons to cover the inputs in proportion to it (its coverage term).
+    components of the rows above the noise edge explain: near 1 for an input
+    that moves with others, near 0 for one that is noise of its own.
+    ``learned_objective="modules"`` weighs its coverage term by it
+    (``graph_input_weights_``).
+
+    The edge is that of the eigenvalues of the correlation matrix of ``m``
+    rows of ``d`` independent noise inputs, the Marchenko-Pastur edge
+    :math:`(1 + \\sqrt{d / m})^2`, raised by three times the relative
+    Tracy-Widom scale of the largest one, :math:`(m^{-1/2} +
+    d^{-1/2})^{1/3} / (\\sqrt m + \\sqrt d)` (Johnstone, 2001), so that
+    noise rarely crosses it.
 
     Parameters
     ----------
     inputs : array-like of shape (n_samples, ...)
         Rows of inputs; each is flattened.
-    floor : float, default=0.05
-        The least share, as a fraction of the largest.
 
     Returns
     -------
-    weights : ndarray of shape (n_inputs,)
-        Positive, summing to 1; uniform when no component rises above the
-        edge (nothing shared) or with fewer than 2 rows.
+    communalities : ndarray of shape (n_inputs,)
+        In [0, 1]; all 0 when no component rises above the edge (nothing
+        shared) or with fewer than 2 rows; 0 for a constant input.
 
     Examples
     --------
@@ -151,31 +158,41 @@ def input_communalities(inputs, *, floor=_COMMUNALITY_FLOOR):
     >>> factor = rng.normal(size=(500, 1))
     >>> X = np.hstack([factor + 0.3 * rng.normal(size=(500, 4)),
     ...                rng.normal(size=(500, 4))])
-    >>> w = input_communalities(X)
-    >>> bool(w[:4].min() > 5 * w[4:].max())
-    True
+    >>> input_communalities(X).round(1)
+    array([0.9, 0.9, 0.9, 0.9, 0. , 0. , 0. , 0. ])
     """
     x = np.asarray(inputs, dtype=np.float64)
     x = x.reshape(len(x), -1)
     m, d = x.shape
     if m < 2 or d == 0:
-        return np.full(d, 1.0 / max(d, 1))
+        return np.zeros(d)
     std = x.std(axis=0)
     x = (x - x.mean(axis=0)) / np.where(std > 0, std, 1.0) / np.sqrt(m)
-    edge = (1 + np.sqrt(d / m)) ** 2
+    scale = (m**-0.5 + d**-0.5) ** (1 / 3) / (np.sqrt(m) + np.sqrt(d))
+    edge = (1 + np.sqrt(d / m)) ** 2 * (1 + 3 * scale)
     # the components above the edge, from the smaller of the two Gram matrices
     gram = x @ x.T if m < d else x.T @ x
     values, vectors = np.linalg.eigh(gram)
     keep = values > edge
-    if not keep.any():
-        return np.full(d, 1.0 / d)
     if m < d:
         loadings = x.T @ vectors[:, keep]  # the axes times the root of the values
     else:
         loadings = vectors[:, keep] * np.sqrt(values[keep])
-    shared = (loadings**2).sum(axis=1)
-    shared = np.maximum(shared, floor * shared.max())
-    return shared / shared.sum()
+    return np.minimum((loadings**2).sum(axis=1), 1.0)
+
+
+def _coverage_weights(communalities):
+    """The coverage's share of each input (summing to 1), from its communality:
+    in proportion to it up to ``_COMMUNALITY_SATURATION`` times the largest,
+    equal above, at least ``_COMMUNALITY_FLOOR`` of that; equal for all when
+    nothing is shared."""
+    top = communalities.max(initial=0.0)
+    if top <= 0:
+        return np.full(len(communalities), 1.0 / max(len(communalities), 1))
+    shares = np.clip(
+        communalities / (_COMMUNALITY_SATURATION * top), _COMMUNALITY_FLOOR, 1.0
+    )
+    return shares / shares.sum()
 
 
 class _PairSums(torch.autograd.Function):
@@ -235,11 +252,6 @@ class _ModulesObjective:
     """
 
     def __init__(self, adjacency, input_weights=None):
-        self.input_weights = (
-            None
-            if input_weights is None
-            else torch.as_tensor(np.asarray(input_weights, dtype=np.float64))
-        )
         adjacency = sp.csr_array(adjacency, dtype=np.float64)
         n = adjacency.shape[0]
         near = graphs._pairs_within(adjacency, _FAR_HOPS, dense=True)
@@ -267,23 +279,28 @@ class _ModulesObjective:
                     dtype=torch.float32,
                 ),
             }
+        if input_weights is not None and np.ptp(input_weights) > 0:
+            # (equal shares take the uniform formula, the arithmetic of before)
+            self._tensors["input_weights"] = torch.as_tensor(
+                np.asarray(input_weights, dtype=np.float32)
+            )
 
     def _on(self, device):
         if self._tensors["crow" if self.sparse else "far"].device != device:
             self._tensors = {k: v.to(device) for k, v in self._tensors.items()}
         return self._tensors
 
-    def _coverage(self, covered, n):
+    def _coverage(self, covered, n, weights):
+        """The coverage term; ``weights`` the inputs' shares (None: uniform)."""
         d = len(covered)
-        if self.input_weights is None:
+        if weights is None:
             return d * (covered * covered).sum() / n**2
-        if len(self.input_weights) != d:
+        if len(weights) != d:
             raise ValueError(
                 f"the batch has {d} inputs but the coverage weights, taken from "
-                f"the inputs of the first graph's rows, {len(self.input_weights)}."
+                f"the inputs of the first graph's rows, {len(weights)}."
             )
-        weights = self.input_weights.to(device=covered.device, dtype=covered.dtype)
-        return (covered * covered / weights).sum() / n**2
+        return (covered * covered / weights.to(covered.dtype)).sum() / n**2
 
     def terms(self, z, x, sample_weight=None):
         """The unweighted terms of the objective for a batch, as a dict of scalars.
@@ -326,7 +343,7 @@ class _ModulesObjective:
             ),
             "repulsion": far_r2 / self.n_far if self.n_far > 0 else zero,
             "varimax": -((rho2**2).mean(dim=0) - rho2.mean(dim=0) ** 2).mean(),
-            "coverage": self._coverage(covered, n),
+            "coverage": self._coverage(covered, n, t.get("input_weights")),
         }
 
     def __call__(self, z, x, sample_weight=None):
@@ -500,7 +517,9 @@ graph_kernel, graph_metric
         decorrelated, each unit is drawn to correlate with one group of inputs
         (Kaiser's varimax criterion on the units' correlations with the
         batch's inputs) and no group of inputs is left to one or two units (a
-        load-balancing term); every term is a batch correlation, so the
+        load-balancing term, which asks each input for its communality,
+        :attr:`graph_input_weights_`, taken from the inputs of the first
+        graph's rows); every term is a batch correlation, so the
         ``filter`` parameters do not apply and :meth:`penalty` needs the inputs
         (the user guide's :ref:`learned_graph` has the formulas and the study
         that chose it).
@@ -1255,7 +1274,9 @@ graph_kernel, graph_metric
             if self._needs_input_weights and inputs is not None:
                 # the coverage's target: the data's, so found once (at the
                 # first graph) and kept by warm starts and saved files
-                self.learned_.input_weights = input_communalities(inputs)
+                self.learned_.input_weights = _coverage_weights(
+                    input_communalities(inputs)
+                )
             adjacency, inactive = self.learned_.build(activations, inputs)
             if self.penalty_ is None:
                 self.penalty_ = self.make_penalty(adjacency)
@@ -1402,6 +1423,14 @@ graph_kernel, graph_metric
     def inactive_neurons_(self):
         """With ``graph="learned"``: units left out of the last graph."""
         return None if self.learned_ is None else self.learned_.inactive
+
+    @property
+    def graph_input_weights_(self):
+        """With ``learned_objective="modules"``: the coverage's share of each
+        input, their communalities (:func:`input_communalities`) over the rows
+        of the first graph built with inputs; None until then (the coverage is
+        then uniform)."""
+        return None if self.learned_ is None else self.learned_.input_weights
 
     @property
     def n_epochs_(self):

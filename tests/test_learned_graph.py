@@ -1213,31 +1213,27 @@ def test_a_warm_start_after_the_warmup_does_not_settle_again(small_data):
 
 # ------------------------------------------------- the coverage's input weights
 def test_input_communalities_tell_shared_inputs_from_noise():
-    """Inputs driven by common factors get most of the weight, inputs of
-    independent noise the floor; pure noise (nothing above the
-    Marchenko-Pastur edge) and a single row give uniform weights."""
+    """Inputs driven by common factors share most of their variance, inputs of
+    independent noise next to none; pure noise (nothing above the
+    Marchenko-Pastur edge), a single row and a constant input share nothing."""
     from skgsr.nn import input_communalities
 
     X, _ = module_data(n_samples=400, n_modules=3, features_per_module=5)
     rng = np.random.RandomState(1)
     noise = rng.normal(size=(400, 6))
-    w = input_communalities(np.hstack([X, noise]))
-    assert w.shape == (21,) and np.all(w > 0)
-    np.testing.assert_allclose(w.sum(), 1.0)
-    assert w[:15].min() > 5 * w[15:].max()
-    # the floor: no input below 0.05 of the largest
-    assert w.min() >= 0.05 * w.max() * (1 - 1e-12)
-    np.testing.assert_allclose(input_communalities(noise), 1 / 6)
-    np.testing.assert_allclose(input_communalities(X[:1]), 1 / 15)
-    # a constant input is not shared: the floor, not a division by zero
-    constant = np.hstack([X, np.ones((400, 1))])
-    w = input_communalities(constant)
-    assert np.all(np.isfinite(w)) and w[-1] == pytest.approx(0.05 * w.max())
+    c = input_communalities(np.hstack([X, noise]))
+    assert c.shape == (21,) and np.all((c >= 0) & (c <= 1))
+    assert c[:15].min() > 0.5 and c[15:].max() < 0.1
+    np.testing.assert_array_equal(input_communalities(noise), 0.0)
+    np.testing.assert_array_equal(input_communalities(X[:1]), 0.0)
+    constant = input_communalities(np.hstack([X, np.ones((400, 1))]))
+    assert constant[-1] == pytest.approx(0.0, abs=1e-12)
 
 
 def test_input_communalities_wide_inputs_match_the_correlation_matrix():
     """Fewer rows than inputs (the rows' Gram matrix) gives what the
-    eigendecomposition of the inputs' correlation matrix gives."""
+    eigendecomposition of the inputs' correlation matrix gives, and so does
+    the other way round (more rows than inputs)."""
     from skgsr.nn import input_communalities
 
     rng = np.random.RandomState(0)
@@ -1245,17 +1241,26 @@ def test_input_communalities_wide_inputs_match_the_correlation_matrix():
     X = factors @ rng.normal(size=(2, 50)) + 0.3 * rng.normal(size=(30, 50))
     R = np.corrcoef(X, rowvar=False)
     values, vectors = np.linalg.eigh(R)
-    keep = values > (1 + np.sqrt(50 / 30)) ** 2
-    shared = (vectors[:, keep] ** 2 * values[keep]).sum(axis=1)
-    shared = np.maximum(shared, 0.05 * shared.max())
-    np.testing.assert_allclose(input_communalities(X), shared / shared.sum())
-    # and the transpose's way (more rows than inputs) agrees with it too
-    np.testing.assert_allclose(
-        input_communalities(np.vstack([X, X])), shared / shared.sum()
-    )
+    scale = (30**-0.5 + 50**-0.5) ** (1 / 3) / (np.sqrt(30) + np.sqrt(50))
+    keep = values > (1 + np.sqrt(50 / 30)) ** 2 * (1 + 3 * scale)
+    assert keep.sum() == 2
+    expected = (vectors[:, keep] ** 2 * values[keep]).sum(axis=1)
+    np.testing.assert_allclose(input_communalities(X), expected)
+    np.testing.assert_allclose(input_communalities(np.vstack([X, X])), expected)
 
 
-def test_uniform_input_weights_are_the_plain_coverage():
+def test_coverage_weights_saturate_and_floor():
+    """Shares grow with the communality up to half the largest, are equal above
+    it and at least 0.05 of the saturated share; equal when nothing is shared."""
+    from skgsr.nn import _coverage_weights
+
+    w = _coverage_weights(np.array([1.0, 0.6, 0.5, 0.25, 0.01, 0.0]))
+    np.testing.assert_allclose(w.sum(), 1.0)
+    np.testing.assert_allclose(w / w[0], [1.0, 1.0, 1.0, 0.5, 0.05, 0.05])
+    np.testing.assert_allclose(_coverage_weights(np.zeros(4)), 0.25)
+
+
+def test_equal_input_weights_are_the_plain_coverage():
     import skgsr.nn
 
     rng = np.random.RandomState(0)
@@ -1263,24 +1268,29 @@ def test_uniform_input_weights_are_the_plain_coverage():
     z = torch.as_tensor(rng.normal(size=(40, 10)))
     x = torch.as_tensor(rng.normal(size=(40, 7)))
     plain = skgsr.nn._ModulesObjective(A).terms(z, x)["coverage"]
-    uniform = skgsr.nn._ModulesObjective(A, np.full(7, 1 / 7)).terms(z, x)
-    torch.testing.assert_close(uniform["coverage"], plain)
+    # equal shares take the uniform formula: the same value, bit for bit
+    equal = skgsr.nn._ModulesObjective(A, np.full(7, 1 / 7)).terms(z, x)
+    assert torch.equal(equal["coverage"], plain)
     weighted = skgsr.nn._ModulesObjective(A, np.arange(1.0, 8.0) / 28).terms(z, x)
     assert weighted["coverage"] >= 1.0 and weighted["coverage"] != plain
     with pytest.raises(ValueError, match="the batch has 7 inputs"):
-        skgsr.nn._ModulesObjective(A, np.full(5, 0.2)).terms(z, x)
+        skgsr.nn._ModulesObjective(A, np.arange(1.0, 6.0) / 15).terms(z, x)
 
 
 def test_input_weights_are_the_first_graphs_and_survive_warm_starts(small_data):
     """The coverage's weights come from the rows of the first graph, are an
     attribute of the fit (None with learned_objective="smooth"), and a warm
     start on other data keeps them, as it keeps the graph's schedule."""
-    from skgsr.nn import input_communalities
+    from skgsr.nn import _coverage_weights, input_communalities
 
     X, _ = small_data
+    X = np.hstack([X, np.random.RandomState(1).normal(size=(len(X), 4))])
+    X = X.astype(np.float32)
     params = {**SMALL, "graph_warmup": 2, "graph_update_interval": 2, "alpha": 0.1}
     est = GSRAutoencoder(max_iter=5, warm_start=True, **params).fit(X)
-    np.testing.assert_allclose(est.graph_input_weights_, input_communalities(X))
+    expected = _coverage_weights(input_communalities(X))
+    np.testing.assert_allclose(est.graph_input_weights_, expected)
+    assert np.ptp(expected) > 0  # the noise inputs get less
     first = est.graph_input_weights_.copy()
     rng = np.random.RandomState(0)
     est.fit(rng.normal(size=X.shape).astype(np.float32))
@@ -1293,15 +1303,17 @@ def test_graph_regularizer_epoch_end_sets_input_weights(small_data):
     """In a user's own loop, epoch_end(inputs) encodes the rows and sets the
     weights at the first graph; update_graph without inputs leaves them
     unset (a uniform coverage)."""
-    from skgsr.nn import GraphRegularizer, input_communalities
+    from skgsr.nn import GraphRegularizer, _coverage_weights, input_communalities
 
     X, _ = small_data
     model = torch.nn.Sequential(torch.nn.Linear(X.shape[1], 12), torch.nn.ReLU())
     reg = GraphRegularizer(graph="learned", alpha=0.1, graph_warmup=1, model=model)
     reg.attach(model[1])
     assert reg.epoch_end(torch.as_tensor(X))
-    np.testing.assert_allclose(reg.learned_.input_weights, input_communalities(X))
+    np.testing.assert_allclose(
+        reg.graph_input_weights_, _coverage_weights(input_communalities(X))
+    )
     bare = GraphRegularizer(graph="learned", alpha=0.1, graph_warmup=0)
     with torch.no_grad():
         bare.update_graph(model(torch.as_tensor(X)))
-    assert bare.learned_.input_weights is None
+    assert bare.graph_input_weights_ is None
