@@ -252,11 +252,14 @@ FITTED_ATTRIBUTES = """
         the layer or more (a few dead ReLUs are common and change little).
     graph_input_weights_ : ndarray of shape (n_inputs,) or None
         With ``graph="learned"`` and ``learned_objective="modules"``: the share
-        of the neurons' attention each (flattened) input should draw, its
-        communality over the rows of the first graph
-        (:func:`skgsr.nn.input_communalities`): the target of the objective's
-        coverage term, so that inputs that share nothing with the others
-        (noise) are not given neurons of their own. None until the first graph.
+        of the neurons' attention each (flattened) input should draw, the
+        target of the objective's coverage term, from the inputs'
+        communalities over the rows of the first graph
+        (:func:`skgsr.nn.input_communalities`): equal for the inputs that
+        share at least half as much as the most shared one, smaller for the
+        others (at least 0.05 of that), so that inputs that share nothing with
+        the others (noise) are not given neurons of their own. Summing to 1;
+        None until the first graph.
     validation_scores_ : list of float or None
         Validation score per epoch with ``early_stopping``, else None.
     best_validation_score_ : float or None

@@ -517,9 +517,9 @@ graph_kernel, graph_metric
         decorrelated, each unit is drawn to correlate with one group of inputs
         (Kaiser's varimax criterion on the units' correlations with the
         batch's inputs) and no group of inputs is left to one or two units (a
-        load-balancing term, which asks each input for its communality,
-        :attr:`graph_input_weights_`, taken from the inputs of the first
-        graph's rows); every term is a batch correlation, so the
+        load-balancing term, which asks each input for a share that follows
+        its communality, :attr:`graph_input_weights_`, taken from the inputs
+        of the first graph's rows); every term is a batch correlation, so the
         ``filter`` parameters do not apply and :meth:`penalty` needs the inputs
         (the user guide's :ref:`learned_graph` has the formulas and the study
         that chose it).
@@ -1427,9 +1427,10 @@ graph_kernel, graph_metric
     @property
     def graph_input_weights_(self):
         """With ``learned_objective="modules"``: the coverage's share of each
-        input, their communalities (:func:`input_communalities`) over the rows
-        of the first graph built with inputs; None until then (the coverage is
-        then uniform)."""
+        input, from their communalities (:func:`input_communalities`) over the
+        rows of the first graph built with inputs (equal above half the
+        largest communality, at least 0.05 of that share); None until then
+        (the coverage is then uniform)."""
         return None if self.learned_ is None else self.learned_.input_weights
 
     @property

@@ -1317,3 +1317,20 @@ def test_graph_regularizer_epoch_end_sets_input_weights(small_data):
     with torch.no_grad():
         bare.update_graph(model(torch.as_tensor(X)))
     assert bare.graph_input_weights_ is None
+
+
+def test_inputs_that_all_share_fit_as_with_uniform_coverage(small_data, monkeypatch):
+    """When every input shares at least half the largest communality the
+    shares are equal, and the fit is bit for bit the one with uniform
+    coverage (the library before its input weights)."""
+    import skgsr.nn
+
+    X, _ = small_data
+    params = {**SMALL, "graph_warmup": 2, "graph_update_interval": 2, "alpha": 0.1}
+    shared = GSRAutoencoder(max_iter=6, **params).fit(X)
+    assert np.ptp(shared.graph_input_weights_) == 0
+    monkeypatch.setattr(skgsr.nn, "_coverage_weights", lambda communalities: None)
+    uniform = GSRAutoencoder(max_iter=6, **params).fit(X)
+    assert uniform.graph_input_weights_ is None
+    np.testing.assert_array_equal(shared.transform(X), uniform.transform(X))
+    assert shared.loss_curve_ == uniform.loss_curve_

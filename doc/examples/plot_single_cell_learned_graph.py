@@ -195,42 +195,42 @@ fig.colorbar(im, ax=axes, label="mean standardized program score")
 # What it shows
 # -------------
 # Here the learned graph finds modules where a graph of shuffled genes finds
-# none. Its modularity (0.64) is well above that of the same model on shuffled
-# genes (0.29) and of the plain network's co-activation graph (0.44). Its
-# modules follow known programs: cytotoxic NK genes (``NKG7``, ``GNLY``,
-# ``GZMB``, ``PRF1``), ``FCGR3A``/``LST1``/``AIF1`` in monocytes, the B-cell
-# receptor (``CD79A``, ``MS4A1``, ``CD79B``), MHC class II and
-# ``LYZ``/``FCER1A``/``CST3``/``CLEC10A`` in dendritic cells, and a progenitor
-# program highest in the CD34+ cells (``PRSS57``, ``CYTL1``, ``SPINK2``,
-# ``EGFL7``) that the marker list above does not include. By that list it does
-# **not** do better than the plain network: 4 of its 6 modules have a marker
-# of their type among their top 8 genes (the MHC class II and progenitor
-# modules have none on the list), against 6 of 6 for the plain network, whose
-# modules split monocytes and dendritic cells in two each and include T cells
-# (``CD3D``, ``CD3E``, ``IL32``), which no module of the learned graph follows,
-# but no B cells. The reconstruction error is 5% higher with the penalty.
+# none. Its modularity (0.63) is well above that of the same model on shuffled
+# genes (0.29) and of the plain network's co-activation graph (0.44). Most of
+# its modules follow known programs: cytotoxic NK genes (``NKG7``, ``GNLY``,
+# ``GZMB``, ``PRF1``), ``FCGR3A``/``LST1``/``AIF1`` in monocytes,
+# ``LYZ``/``FCER1A``/``CST3``/``CLEC10A`` and MHC class II in dendritic cells.
+# Two are mixed: the one highest in B cells has ``CD79A`` and ``IGJ`` among
+# T-cell and MHC genes, and the one highest in the CD34+ cells puts the
+# progenitor genes ``PRSS57`` and ``C19orf77`` beside ``CD3D`` and ``IL32``.
+# By the marker list it does about as well as the plain network: 5 of its 6
+# modules have a marker of their type among their top 8 genes, against 6 of 6
+# for the plain network, whose modules split monocytes and dendritic cells in
+# two each and include T cells (``CD3D``, ``CD3E``, ``IL32``) but no B cells.
+# The reconstruction error is 5% higher with the penalty.
 #
 # Outside the gallery, the same script with ``random_state`` 1 and 2 gave the
-# learned graph 0.62 and 0.61 (0.25 and 0.27 on shuffled genes, 0.47 and 0.44
-# for the plain network) and marker counts of 5 and 3 of 6, against 3 and 5
-# for the plain network: no consistent gain by the list. On all three seeds
-# the learned graph had a B-cell and a progenitor module, and the plain
-# network neither.
+# learned graph 0.60 and 0.61 (0.25 and 0.27 on shuffled genes, 0.47 and 0.44
+# for the plain network) and 6 and 4 of 6 modules with a marker, against 3
+# and 5 for the plain network: 15 of 18 over the three seeds against 14, no
+# clear gain by the list.
 #
-# The input-profile graph is more modular still (0.70, against 0.30 on
-# shuffled genes), at the same error, and 6 of its 6 modules have a marker of
-# their type: NK, B cells with the program of antibody-secreting cells
-# (``IGJ``, ``MZB1``, ``TNFRSF17``), monocytes, dendritic cells; two of its
-# modules follow NK genes and two MHC class II.
+# The input-profile graph is more modular still (0.69, against 0.30 on
+# shuffled genes), at about the same error, with 5 of 6 modules marked: NK,
+# monocytes, a clean B-cell program (``CD79A``, ``MS4A1``, ``CD79B``, with the
+# antibody-secreting ``IGJ``, ``MZB1``, ``TNFRSF17``), a progenitor program
+# highest in the CD34+ cells (``PRSS57``, ``CYTL1``, ``SPINK2``, ``EGFL7``,
+# ``GATA2``; the marker list above has none of these genes) and MHC class II
+# twice.
 #
 # What made the difference is the objective's coverage term. It asks the
-# neurons to cover each gene in proportion to the gene's communality
-# (``graph_input_weights_``, :func:`skgsr.nn.input_communalities`): the share
-# of its variance that the principal components above the noise edge explain.
-# Most of these 765 genes belong to no program and get almost no share. Before
-# the coverage was weighted so (every gene alike), the learned graph ended at
-# the modularity of shuffled genes (0.29, below the plain network's 0.44) and
-# 4 of its modules had a marker. Read ``graph_modularity_`` against a fit on
+# neurons to cover each gene in proportion to how much the gene shares with
+# the others, its communality (``graph_input_weights_``,
+# :func:`skgsr.nn.input_communalities`), up to half the largest. Most of these
+# 765 genes belong to no program and get a small share. Before the coverage
+# was weighted so (every gene alike), the learned graph ended at the
+# modularity of shuffled genes (0.29, below the plain network's 0.44) and 4
+# of its modules had a marker. Read ``graph_modularity_`` against a fit on
 # shuffled data, and against the plain network's co-activation graph, before
 # reading modules off the graph (:ref:`learned_graph`).
 plt.show()
