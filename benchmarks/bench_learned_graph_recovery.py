@@ -109,6 +109,9 @@ RECIPES = {
     # the coverage uniform over the inputs (the default before its input
     # weights, the inputs' communalities)
     "default_uniform": {"library": True, "library_uniform_coverage": True},
+    # ... with the inputs' shares from their communalities alone, not divided
+    # by the sizes of their modules (the default before 2026-12-04)
+    "default_communality": {"library": True, "library_uniform_coverage": "communality"},
     # ... with the former 5 neighbours at every width instead of "auto"
     "default_k5": {"library": True, "n_neighbors": 5},
     # the terms' weights under the estimators' own training (--library-training)
@@ -661,10 +664,16 @@ def modules_weights(weights):
 @contextmanager
 def uniform_coverage(uniform):
     """``learned_objective="modules"`` with the coverage of every input alike,
-    as before ``graph_input_weights_`` (the inputs' communalities)."""
+    as before ``graph_input_weights_`` (``uniform`` true), or with the inputs'
+    shares from their communalities alone (``"communality"``: not divided by
+    the sizes of their modules)."""
     saved = skgsr.nn._coverage_weights
-    if uniform:
-        skgsr.nn._coverage_weights = lambda communalities: None
+    if uniform == "communality":
+        skgsr.nn._coverage_weights = lambda communalities, sizes=None: saved(
+            communalities
+        )
+    elif uniform:
+        skgsr.nn._coverage_weights = lambda communalities, sizes=None: None
     try:
         yield
     finally:

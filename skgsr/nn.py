@@ -83,6 +83,14 @@ _FAR_HOPS = 2
 # the first measurements: benchmarks/README.rst)
 _COMMUNALITY_SATURATION = 0.5
 _COMMUNALITY_FLOOR = 0.05
+# ... divided by the size of the input's module (each module then draws the
+# same share, and gets as many neurons as the others), counted as the sum of
+# the 4th powers of the correlations of the inputs' shared parts (a power
+# that counts a module's members and little of a correlated module's; chosen
+# before measuring)
+_MODULE_SIZE_POWER = 4
+# entries of the inputs' correlation matrix computed at a time for the sizes
+_SIZE_BLOCK = 1 << 22
 # Below this share of pairs within _FAR_HOPS of each other, the repulsion is
 # computed from the batch's Gram matrix and the near pairs alone (cheaper when
 # the graph is sparse; benchmarks/README.rst, "The cost of the objective").
@@ -161,11 +169,17 @@ def input_communalities(inputs):
     >>> input_communalities(X).round(1)
     array([0.9, 0.9, 0.9, 0.9, 0. , 0. , 0. , 0. ])
     """
+    return np.minimum((_shared_loadings(inputs) ** 2).sum(axis=1), 1.0)
+
+
+def _shared_loadings(inputs):
+    """The loadings of the standardized inputs on the principal components
+    above the noise edge (see :func:`input_communalities`), ``(n_inputs, k)``."""
     x = np.asarray(inputs, dtype=np.float64)
     x = x.reshape(len(x), -1)
     m, d = x.shape
     if m < 2 or d == 0:
-        return np.zeros(d)
+        return np.zeros((d, 0))
     std = x.std(axis=0)
     x = (x - x.mean(axis=0)) / np.where(std > 0, std, 1.0) / np.sqrt(m)
     scale = (m**-0.5 + d**-0.5) ** (1 / 3) / (np.sqrt(m) + np.sqrt(d))
@@ -175,23 +189,60 @@ def input_communalities(inputs):
     values, vectors = np.linalg.eigh(gram)
     keep = values > edge
     if m < d:
-        loadings = x.T @ vectors[:, keep]  # the axes times the root of the values
-    else:
-        loadings = vectors[:, keep] * np.sqrt(values[keep])
-    return np.minimum((loadings**2).sum(axis=1), 1.0)
+        return x.T @ vectors[:, keep]  # the axes times the root of the values
+    return vectors[:, keep] * np.sqrt(values[keep])
 
 
-def _coverage_weights(communalities):
-    """The coverage's share of each input (summing to 1), from its communality:
-    in proportion to it up to ``_COMMUNALITY_SATURATION`` times the largest,
-    equal above, at least ``_COMMUNALITY_FLOOR`` of that; equal for all when
-    nothing is shared."""
+def _input_module_sizes(inputs):
+    """``(communalities, sizes)`` of the inputs.
+
+    ``sizes[j]`` counts the inputs whose shared part moves with input ``j``'s,
+    :math:`\\sum_k a_k |C_{jk}|^4`, with :math:`C` the correlations of the
+    inputs' loadings on the components above the noise edge and :math:`a_k =
+    \\min(1, h_k / (s\\, \\max h))` how fully input ``k`` shares (its
+    communality :math:`h_k` against ``_COMMUNALITY_SATURATION`` :math:`s`
+    times the largest): about the number of inputs of ``j``'s module, inputs
+    of noise (whose loadings point anywhere) hardly counted. At least 1 (1 for
+    an input that shares nothing).
+    """
+    loadings = _shared_loadings(inputs)
+    shared = (loadings**2).sum(axis=1)
+    communalities = np.minimum(shared, 1.0)
+    top = communalities.max(initial=0.0)
+    if top <= 0:
+        return communalities, np.ones(len(shared))
+    unit = loadings / np.sqrt(np.where(shared > 0, shared, 1.0))[:, None]
+    fully = np.minimum(communalities / (_COMMUNALITY_SATURATION * top), 1.0)
+    sizes = np.empty(len(unit))
+    step = max(1, _SIZE_BLOCK // len(unit))  # rows of C at a time: no d x d matrix
+    for start in range(0, len(unit), step):
+        block = unit[start : start + step] @ unit.T
+        sizes[start : start + step] = (np.abs(block) ** _MODULE_SIZE_POWER) @ fully
+    return communalities, np.maximum(sizes, 1.0)
+
+
+def _coverage_weights(communalities, sizes=None):
+    """The coverage's share of each input (summing to 1).
+
+    From its communality: in proportion to it up to
+    ``_COMMUNALITY_SATURATION`` times the largest, equal above. With the
+    inputs' module ``sizes`` (:func:`_input_module_sizes`), divided by its
+    module's size, so that every module draws the same share; an input below
+    the saturation is divided by at least the median size of those above it
+    (its module is not reliably told, and it should not draw more than a
+    typical module's member). At least ``_COMMUNALITY_FLOOR`` times the
+    smallest share of an input above the saturation. Equal for all when
+    nothing is shared.
+    """
     top = communalities.max(initial=0.0)
     if top <= 0:
         return np.full(len(communalities), 1.0 / max(len(communalities), 1))
-    shares = np.clip(
-        communalities / (_COMMUNALITY_SATURATION * top), _COMMUNALITY_FLOOR, 1.0
-    )
+    shares = np.minimum(communalities / (_COMMUNALITY_SATURATION * top), 1.0)
+    saturated = shares >= 1.0
+    if sizes is not None:
+        reference = np.median(sizes[saturated])
+        shares = shares / np.where(saturated, sizes, np.maximum(sizes, reference))
+    shares = np.maximum(shares, _COMMUNALITY_FLOOR * shares[saturated].min())
     return shares / shares.sum()
 
 
@@ -1275,7 +1326,7 @@ graph_kernel, graph_metric
                 # the coverage's target: the data's, so found once (at the
                 # first graph) and kept by warm starts and saved files
                 self.learned_.input_weights = _coverage_weights(
-                    input_communalities(inputs)
+                    *_input_module_sizes(inputs)
                 )
             adjacency, inactive = self.learned_.build(activations, inputs)
             if self.penalty_ is None:

@@ -1260,6 +1260,57 @@ def test_coverage_weights_saturate_and_floor():
     np.testing.assert_allclose(_coverage_weights(np.zeros(4)), 0.25)
 
 
+def test_coverage_weights_divide_by_module_size():
+    """With the inputs' module sizes, each saturated input's share is divided
+    by its module's size, an input below the saturation by at least the
+    median size of the saturated ones, and the floor is 0.05 of the smallest
+    saturated share; equal sizes (or none) give the shares of the
+    communalities alone."""
+    from skgsr.nn import _coverage_weights
+
+    communalities = np.array([1.0, 1.0, 0.8, 0.8, 0.8, 0.8, 0.25, 0.0])
+    sizes = np.array([2.0, 2.0, 4.0, 4.0, 4.0, 4.0, 1.0, 1.0])
+    w = _coverage_weights(communalities, sizes)
+    np.testing.assert_allclose(w.sum(), 1.0)
+    # the median saturated size is 4; the floor 0.05 * 1/4
+    expected = np.array([1 / 2, 1 / 2, 1 / 4, 1 / 4, 1 / 4, 1 / 4, 0.5 / 4, 0.0125])
+    np.testing.assert_allclose(w, expected / expected.sum())
+    # each module (the first two inputs, the next four) draws the same share
+    assert w[:2].sum() == pytest.approx(w[2:6].sum())
+    for equal in (None, np.full(8, 3.0)):
+        np.testing.assert_allclose(
+            _coverage_weights(communalities, equal), _coverage_weights(communalities)
+        )
+    np.testing.assert_allclose(_coverage_weights(np.zeros(4), np.arange(4.0)), 0.25)
+
+
+def test_input_module_sizes_count_the_inputs_of_each_module():
+    """Modules of 3, 6 and 12 inputs driven by independent factors: each
+    input's size is about its module's, every module draws about the same
+    share of the coverage, and inputs of noise draw little."""
+    from skgsr.nn import _coverage_weights, _input_module_sizes
+
+    rng = np.random.RandomState(0)
+    modules = np.repeat([0, 1, 2], [3, 6, 12])
+    factors = rng.normal(size=(600, 3))
+    X = factors[:, modules] * rng.uniform(0.5, 1.5, modules.size)
+    X += 0.3 * rng.normal(size=X.shape)
+    X = np.hstack([X, rng.normal(size=(600, 5))])
+    communalities, sizes = _input_module_sizes(X)
+    for module, size in enumerate([3, 6, 12]):
+        np.testing.assert_allclose(sizes[:21][modules == module], size, rtol=0.1)
+    assert communalities[21:].max() < 0.1
+    w = _coverage_weights(communalities, sizes)
+    totals = np.array([w[:21][modules == m].sum() for m in range(3)])
+    np.testing.assert_allclose(totals, totals.mean(), rtol=0.1)
+    assert w[21:].max() < 0.1 * w[:21].min()
+    # nothing shared: sizes 1, and the shares are equal
+    noise = rng.normal(size=(600, 5))
+    communalities, sizes = _input_module_sizes(noise)
+    np.testing.assert_array_equal(sizes, 1.0)
+    np.testing.assert_allclose(_coverage_weights(communalities, sizes), 0.2)
+
+
 def test_equal_input_weights_are_the_plain_coverage():
     import skgsr.nn
 
@@ -1281,14 +1332,14 @@ def test_input_weights_are_the_first_graphs_and_survive_warm_starts(small_data):
     """The coverage's weights come from the rows of the first graph, are an
     attribute of the fit (None with learned_objective="smooth"), and a warm
     start on other data keeps them, as it keeps the graph's schedule."""
-    from skgsr.nn import _coverage_weights, input_communalities
+    from skgsr.nn import _coverage_weights, _input_module_sizes
 
     X, _ = small_data
     X = np.hstack([X, np.random.RandomState(1).normal(size=(len(X), 4))])
     X = X.astype(np.float32)
     params = {**SMALL, "graph_warmup": 2, "graph_update_interval": 2, "alpha": 0.1}
     est = GSRAutoencoder(max_iter=5, warm_start=True, **params).fit(X)
-    expected = _coverage_weights(input_communalities(X))
+    expected = _coverage_weights(*_input_module_sizes(X))
     np.testing.assert_allclose(est.graph_input_weights_, expected)
     assert np.ptp(expected) > 0  # the noise inputs get less
     first = est.graph_input_weights_.copy()
@@ -1303,7 +1354,7 @@ def test_graph_regularizer_epoch_end_sets_input_weights(small_data):
     """In a user's own loop, epoch_end(inputs) encodes the rows and sets the
     weights at the first graph; update_graph without inputs leaves them
     unset (a uniform coverage)."""
-    from skgsr.nn import GraphRegularizer, _coverage_weights, input_communalities
+    from skgsr.nn import GraphRegularizer, _coverage_weights, _input_module_sizes
 
     X, _ = small_data
     model = torch.nn.Sequential(torch.nn.Linear(X.shape[1], 12), torch.nn.ReLU())
@@ -1311,7 +1362,7 @@ def test_graph_regularizer_epoch_end_sets_input_weights(small_data):
     reg.attach(model[1])
     assert reg.epoch_end(torch.as_tensor(X))
     np.testing.assert_allclose(
-        reg.graph_input_weights_, _coverage_weights(input_communalities(X))
+        reg.graph_input_weights_, _coverage_weights(*_input_module_sizes(X))
     )
     bare = GraphRegularizer(graph="learned", alpha=0.1, graph_warmup=0)
     with torch.no_grad():
@@ -1319,18 +1370,25 @@ def test_graph_regularizer_epoch_end_sets_input_weights(small_data):
     assert bare.graph_input_weights_ is None
 
 
-def test_inputs_that_all_share_fit_as_with_uniform_coverage(small_data, monkeypatch):
-    """When every input shares at least half the largest communality the
-    shares are equal, and the fit is bit for bit the one with uniform
-    coverage (the library before its input weights)."""
+def test_equal_input_weights_fit_as_with_uniform_coverage(small_data, monkeypatch):
+    """Equal shares (every input shares at least half the largest communality
+    and the modules are of one size) fit bit for bit as the uniform coverage
+    (the library before its input weights)."""
     import skgsr.nn
 
     X, _ = small_data
     params = {**SMALL, "graph_warmup": 2, "graph_update_interval": 2, "alpha": 0.1}
-    shared = GSRAutoencoder(max_iter=6, **params).fit(X)
-    assert np.ptp(shared.graph_input_weights_) == 0
-    monkeypatch.setattr(skgsr.nn, "_coverage_weights", lambda communalities: None)
+    monkeypatch.setattr(
+        skgsr.nn,
+        "_coverage_weights",
+        lambda communalities, sizes=None: np.full(len(sizes), 1 / len(sizes)),
+    )
+    equal = GSRAutoencoder(max_iter=6, **params).fit(X)
+    assert np.ptp(equal.graph_input_weights_) == 0
+    monkeypatch.setattr(
+        skgsr.nn, "_coverage_weights", lambda communalities, sizes=None: None
+    )
     uniform = GSRAutoencoder(max_iter=6, **params).fit(X)
     assert uniform.graph_input_weights_ is None
-    np.testing.assert_array_equal(shared.transform(X), uniform.transform(X))
-    assert shared.loss_curve_ == uniform.loss_curve_
+    np.testing.assert_array_equal(equal.transform(X), uniform.transform(X))
+    assert equal.loss_curve_ == uniform.loss_curve_
