@@ -257,9 +257,12 @@ FITTED_ATTRIBUTES = """
         communalities over the rows of the first graph
         (:func:`skgsr.nn.input_communalities`): equal for the inputs that
         share at least half as much as the most shared one, smaller for the
-        others (at least 0.05 of that), so that inputs that share nothing with
-        the others (noise) are not given neurons of their own. Summing to 1;
-        None until the first graph.
+        others, so that inputs that share nothing with the others (noise) are
+        not given neurons of their own; then divided by the size of each
+        input's module (the inputs that move with it), so that a module of 3
+        inputs draws as many neurons as one of 30; at least 0.05 of the
+        smallest share of a fully shared input. Summing to 1; None until the
+        first graph.
     validation_scores_ : list of float or None
         Validation score per epoch with ``early_stopping``, else None.
     best_validation_score_ : float or None

@@ -91,6 +91,12 @@ _COMMUNALITY_FLOOR = 0.05
 _MODULE_SIZE_POWER = 4
 # entries of the inputs' correlation matrix computed at a time for the sizes
 _SIZE_BLOCK = 1 << 22
+# Sizes that differ by less than this factor (largest over smallest, among the
+# fully shared inputs) count as equal: modules of one size need no balancing,
+# and a module's count is inflated by modules whose activities correlate with
+# it (by up to 1.3x on the study's "blocks" families, whose modules are of
+# one size; 2.3-10x where they differ)
+_SIZE_SPREAD = 1.5
 # Below this share of pairs within _FAR_HOPS of each other, the repulsion is
 # computed from the batch's Gram matrix and the near pairs alone (cheaper when
 # the graph is sparse; benchmarks/README.rst, "The cost of the objective").
@@ -137,7 +143,8 @@ def input_communalities(inputs):
     The share of each standardized input's variance that the principal
     components of the rows above the noise edge explain: near 1 for an input
     that moves with others, near 0 for one that is noise of its own.
-    ``learned_objective="modules"`` weighs its coverage term by it
+    ``learned_objective="modules"`` weighs its coverage term by it, and by
+    the sizes of the inputs' modules, counted from the same components
     (``graph_input_weights_``).
 
     The edge is that of the eigenvalues of the correlation matrix of ``m``
@@ -227,10 +234,12 @@ def _coverage_weights(communalities, sizes=None):
     From its communality: in proportion to it up to
     ``_COMMUNALITY_SATURATION`` times the largest, equal above. With the
     inputs' module ``sizes`` (:func:`_input_module_sizes`), divided by its
-    module's size, so that every module draws the same share; an input below
-    the saturation is divided by at least the median size of those above it
-    (its module is not reliably told, and it should not draw more than a
-    typical module's member). At least ``_COMMUNALITY_FLOOR`` times the
+    module's size, so that every module draws the same share, unless the
+    sizes of the inputs above the saturation are within a factor
+    ``_SIZE_SPREAD`` of each other (modules of one size); an input below the
+    saturation is divided by at least the median size of those above it (its
+    module is not reliably told, and it should not draw more than a typical
+    module's member). At least ``_COMMUNALITY_FLOOR`` times the
     smallest share of an input above the saturation. Equal for all when
     nothing is shared.
     """
@@ -239,7 +248,7 @@ def _coverage_weights(communalities, sizes=None):
         return np.full(len(communalities), 1.0 / max(len(communalities), 1))
     shares = np.minimum(communalities / (_COMMUNALITY_SATURATION * top), 1.0)
     saturated = shares >= 1.0
-    if sizes is not None:
+    if sizes is not None and np.ptp(np.log(sizes[saturated])) >= np.log(_SIZE_SPREAD):
         reference = np.median(sizes[saturated])
         shares = shares / np.where(saturated, sizes, np.maximum(sizes, reference))
     shares = np.maximum(shares, _COMMUNALITY_FLOOR * shares[saturated].min())
@@ -569,8 +578,9 @@ graph_kernel, graph_metric
         (Kaiser's varimax criterion on the units' correlations with the
         batch's inputs) and no group of inputs is left to one or two units (a
         load-balancing term, which asks each input for a share that follows
-        its communality, :attr:`graph_input_weights_`, taken from the inputs
-        of the first graph's rows); every term is a batch correlation, so the
+        its communality, over the size of its module, so that every module
+        draws the same share: :attr:`graph_input_weights_`, taken from the
+        inputs of the first graph's rows); every term is a batch correlation, so the
         ``filter`` parameters do not apply and :meth:`penalty` needs the inputs
         (the user guide's :ref:`learned_graph` has the formulas and the study
         that chose it).
@@ -1480,8 +1490,10 @@ graph_kernel, graph_metric
         """With ``learned_objective="modules"``: the coverage's share of each
         input, from their communalities (:func:`input_communalities`) over the
         rows of the first graph built with inputs (equal above half the
-        largest communality, at least 0.05 of that share); None until then
-        (the coverage is then uniform)."""
+        largest communality), divided by the size of each input's module (so
+        that every module draws the same share), at least 0.05 of the
+        smallest such share; None until then (the coverage is then
+        uniform)."""
         return None if self.learned_ is None else self.learned_.input_weights
 
     @property
