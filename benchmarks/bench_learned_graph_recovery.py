@@ -103,6 +103,9 @@ _SPECIALIZE = {
 RECIPES = {
     # the library itself, with its defaults (learned_objective="modules",
     # n_neighbors="auto"), and with the 0.3 smoothing term of specialize_smooth
+    # (the library's default graph_metric is "input_profile" since 2026-12-03:
+    # the runs recorded before under "default", and every other "default_*"
+    # recipe, had "correlation", now "default_correlation")
     "default": {"library": True},
     "default_smoothing": {"library": True, "library_weights": {"smoothing": 0.3}},
     "default_no_coverage": {"library": True, "library_weights": {"coverage": 0.0}},
@@ -157,7 +160,7 @@ RECIPES = {
     "default_n5": {"library": True, "n_neighbors": "n/5"},
     # the square root of the width (6 at 32, 8 at 64, 16 at 256, 32 at 1024)
     "default_sqrt": {"library": True, "n_neighbors": "sqrt"},
-    # the default's graph spelled out: correlations, Gaussian weights
+    # the default's graph before 2026-12-03: correlations, Gaussian weights
     "default_correlation": {"library": True, "graph_metric": "correlation"},
     # the learned graph of partial correlations, weighted by the Gaussian of
     # their distances or by the partial correlations themselves (the option's

@@ -47,7 +47,10 @@ FIT = {
 
 #: name: (estimator parameters, weights of the "modules" objective's terms)
 RECIPES = {
+    # the estimators' defaults (graph_metric="input_profile" since 2026-12-03;
+    # the runs recorded before under "modules" had "correlation")
     "modules": ({"alpha": 1.0}, {}),
+    "modules_correlation": ({"alpha": 1.0, "graph_metric": "correlation"}, {}),
     "modules_no_coverage": ({"alpha": 1.0}, {"coverage": 0.0}),
     "smooth_0.01": ({"alpha": 0.01, "learned_objective": "smooth"}, {}),
     "smooth_0.1": ({"alpha": 0.1, "learned_objective": "smooth"}, {}),

@@ -158,7 +158,7 @@ class BaseGSR(FittedNetworkMixin, TransformerMixin, BaseEstimator):
         graph_update_interval=5,
         graph_n_samples=1000,
         graph_kernel="auto",
-        graph_metric="correlation",
+        graph_metric="input_profile",
         learned_objective="modules",
         activation="relu",
         embedding_activation="auto",

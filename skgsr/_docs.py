@@ -118,19 +118,21 @@ COMMON_PARAMETERS = """
         weights (see :func:`skgsr.graphs.coactivation_graph`). ``"auto"``:
         ``"similarity"`` for ``graph_metric="partial_correlation"``,
         ``"gaussian"`` for the other metrics.
-    graph_metric : {"correlation", "partial_correlation", "cosine", \
-"euclidean", "input_profile"}, default="correlation"
-        Distance between neurons in the learned graph. ``"correlation"`` joins
+    graph_metric : {"input_profile", "correlation", "partial_correlation", \
+"cosine", "euclidean"}, default="input_profile"
+        Distance between neurons in the learned graph. ``"input_profile"``
+        (the default) joins neurons that read the same inputs: each neuron is
+        the vector of its squared correlations with the input features over
+        the encoded rows, compared by correlation, so that neurons of two
+        modules whose activities correlate stay apart (the user guide's
+        :ref:`learned_graph_profile`). ``"correlation"`` (the co-activation
+        graph, the default before) joins
         neurons whose activations rise and fall together whatever their offset
         and scale; ``"partial_correlation"`` those that still do given all the
         other neurons, which keeps apart neurons of modules whose activities
         are correlated, on layers much narrower than ``graph_n_samples`` (see
         :func:`skgsr.graphs.coactivation_graph`, and the user guide's
         :ref:`learned_graph_partial` for when it helps and when it hurts).
-        ``"input_profile"`` joins neurons that read the same inputs: each
-        neuron is the vector of its squared correlations with the input
-        features over the encoded rows, compared by correlation (the user
-        guide's :ref:`learned_graph_profile`).
     learned_objective : {"modules", "smooth"}, default="modules"
         What the structured layer is trained with on a learned graph (other
         graphs ignore it). ``"modules"``: neurons more than 2 edges apart in the

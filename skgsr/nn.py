@@ -568,7 +568,10 @@ graph_kernel, graph_metric
         joins units by their correlations with the inputs (each unit's
         squared correlations with the input features over the encoded
         samples, compared by correlation): :meth:`update_graph` then needs
-        the samples' ``inputs``.
+        the samples' ``inputs``. The estimators' default; here the default
+        stays ``"correlation"`` (the co-activation graph), which needs only
+        the activations, so that a loop that calls
+        ``update_graph(activations)`` keeps working.
     learned_objective : {"modules", "smooth"}, default="modules"
         What a learned graph is trained with (ignored for other graphs).
         ``"smooth"``: the papers' recipe, the ``filter`` penalty on the learned

@@ -1165,6 +1165,7 @@ def test_a_learned_graph_fit_does_not_stop_while_adapting_to_its_penalty():
         n_components=32,
         graph="learned",
         learned_objective="smooth",
+        graph_metric="correlation",  # the papers' co-activation graph
         filter="laplacian",
         n_neighbors=5,
         alpha=1.0,

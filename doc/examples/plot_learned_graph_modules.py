@@ -32,7 +32,9 @@ The baseline is the same network trained with ``alpha=0``, and the
 co-activation graph of its layer.
 
 A third model changes only what the graph is built from. With
-``graph_metric="input_profile"`` each neuron is described by its squared
+``graph_metric="input_profile"``, the estimators' default (the first two models
+set ``graph_metric="correlation"``, the co-activation graph, the default
+before), each neuron is described by its squared
 correlations with the input features, and the kNN graph joins neurons that read
 the same features, however their activities co-vary
 (:ref:`learned_graph_profile`). It is aimed at modules whose activities
@@ -95,6 +97,7 @@ print(
 # tuned for it here; the study's ``alpha`` for it is in the conclusion.
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
 common = dict(
+    graph_metric="correlation",
     n_components=32,
     hidden_layer_sizes=(64,),
     graph="learned",

@@ -22,7 +22,9 @@ markers of the cell types where the module is active, and compare with the
 same network trained without the penalty (``alpha=0``).
 
 A third model changes only what the graph is built from. With
-``graph_metric="input_profile"`` each neuron is described by its squared
+``graph_metric="input_profile"``, the estimators' default (the first two models
+set ``graph_metric="correlation"``, the co-activation graph, the default
+before), each neuron is described by its squared
 correlations with the genes, and the kNN graph joins neurons that read the same
 genes, however their activities co-vary (:ref:`learned_graph_profile`).
 """
@@ -98,6 +100,7 @@ assert all(gene in set(genes) for gene in MARKERS)
 # the output, adds ``graph_metric="input_profile"`` and keeps ``alpha=1``, so
 # that only the graph's metric differs; it gets its own shuffled reference.
 common = dict(
+    graph_metric="correlation",
     n_components=32,
     hidden_layer_sizes=(128,),
     graph="learned",
