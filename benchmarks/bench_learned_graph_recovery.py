@@ -113,7 +113,8 @@ RECIPES = {
     # weights, the inputs' communalities)
     "default_uniform": {"library": True, "library_uniform_coverage": True},
     # ... with the inputs' shares from their communalities alone, not divided
-    # by the sizes of their modules (the default before 2026-12-04)
+    # by the sizes of their modules (the coverage before 2026-12-03, sixth
+    # session)
     "default_communality": {"library": True, "library_uniform_coverage": "communality"},
     # ... with the former 5 neighbours at every width instead of "auto"
     "default_k5": {"library": True, "n_neighbors": 5},

@@ -215,17 +215,25 @@ def _input_module_sizes(inputs):
     loadings = _shared_loadings(inputs)
     shared = (loadings**2).sum(axis=1)
     communalities = np.minimum(shared, 1.0)
-    top = communalities.max(initial=0.0)
-    if top <= 0:
+    fully = _saturation(communalities)
+    if not fully.any():
         return communalities, np.ones(len(shared))
     unit = loadings / np.sqrt(np.where(shared > 0, shared, 1.0))[:, None]
-    fully = np.minimum(communalities / (_COMMUNALITY_SATURATION * top), 1.0)
     sizes = np.empty(len(unit))
     step = max(1, _SIZE_BLOCK // len(unit))  # rows of C at a time: no d x d matrix
     for start in range(0, len(unit), step):
         block = unit[start : start + step] @ unit.T
         sizes[start : start + step] = (np.abs(block) ** _MODULE_SIZE_POWER) @ fully
     return communalities, np.maximum(sizes, 1.0)
+
+
+def _saturation(communalities):
+    """How fully each input shares: :math:`\\min(1, h_j / (s \\max h))` with
+    ``_COMMUNALITY_SATURATION`` :math:`s`; all 0 when nothing is shared."""
+    top = communalities.max(initial=0.0)
+    if top <= 0:
+        return np.zeros(len(communalities))
+    return np.minimum(communalities / (_COMMUNALITY_SATURATION * top), 1.0)
 
 
 def _coverage_weights(communalities, sizes=None):
@@ -243,10 +251,9 @@ def _coverage_weights(communalities, sizes=None):
     smallest share of an input above the saturation. Equal for all when
     nothing is shared.
     """
-    top = communalities.max(initial=0.0)
-    if top <= 0:
+    shares = _saturation(communalities)
+    if not shares.any():
         return np.full(len(communalities), 1.0 / max(len(communalities), 1))
-    shares = np.minimum(communalities / (_COMMUNALITY_SATURATION * top), 1.0)
     saturated = shares >= 1.0
     if sizes is not None and np.ptp(np.log(sizes[saturated])) >= np.log(_SIZE_SPREAD):
         reference = np.median(sizes[saturated])
