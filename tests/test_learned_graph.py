@@ -1372,6 +1372,27 @@ def test_graph_regularizer_epoch_end_sets_input_weights(small_data):
     assert bare.graph_input_weights_ is None
 
 
+def test_the_estimators_learn_the_input_profile_graph_by_default(small_data):
+    """The estimators' learned graph joins neurons by the inputs they read
+    (graph_metric="input_profile"); GraphRegularizer keeps the co-activation
+    graph, whose update_graph(activations) needs no inputs."""
+    from skgsr import GSRClassifier, GSRRegressor
+    from skgsr.nn import GraphRegularizer
+
+    X, _ = small_data
+    params = {**SMALL, "graph_warmup": 2, "graph_update_interval": 2, "alpha": 0.1}
+    default = GSRAutoencoder(max_iter=5, **params).fit(X)
+    profile = GSRAutoencoder(max_iter=5, graph_metric="input_profile", **params)
+    profile.fit(X)
+    correlation = GSRAutoencoder(max_iter=5, graph_metric="correlation", **params)
+    correlation.fit(X)
+    assert (default.feature_graph_ != profile.feature_graph_).nnz == 0
+    assert (default.feature_graph_ != correlation.feature_graph_).nnz > 0
+    for cls in (GSRClassifier, GSRRegressor):
+        assert cls().graph_metric == "input_profile"
+    assert GraphRegularizer(graph="learned").graph_metric == "correlation"
+
+
 def test_equal_input_weights_fit_as_with_uniform_coverage(small_data, monkeypatch):
     """When every input shares at least half the largest communality and the
     modules are of one size (here 4 of 8 inputs), the shares are equal, and
